@@ -1,0 +1,41 @@
+# pcdp: every target sets itself up on a fresh clone (Python 3.11 venv in .venv).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo
+DEMO_CUSTOMERS ?= 5000
+DEMO_AS_OF ?= 2025-12-31
+export PCDP_DB ?= $(DEMO_DIR)/pcdp.duckdb
+
+.PHONY: install demo test lint pytest clean bench
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/pcdp generate --out $(DEMO_DIR)/raw --customers $(DEMO_CUSTOMERS) --as-of $(DEMO_AS_OF) --seed 42
+	$(BIN)/pcdp run --raw $(DEMO_DIR)/raw --db $(DEMO_DIR)/pcdp.duckdb --as-of $(DEMO_AS_OF)
+	$(BIN)/pcdp status --db $(DEMO_DIR)/pcdp.duckdb
+
+lint: install
+	$(BIN)/ruff check src tests bench python_models
+	$(BIN)/ruff format --check src tests bench python_models
+	$(BIN)/sqlfluff lint models macros tests/dbt analyses --processes 2
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint pytest
+
+bench: install
+	$(BIN)/python bench/bench_foundation.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) target logs dbt_packages .pytest_cache
