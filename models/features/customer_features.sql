@@ -1,0 +1,28 @@
+-- One row per customer: point-in-time features as of the end of the run's as-of date.
+with
+
+cutoffs as (
+    select {{ pcdp_feature_cutoff() }} as cutoff_at
+),
+
+customers as (
+    select customer_id from {{ ref('customers') }}
+),
+
+spine as (
+    select
+        customers.customer_id,
+        cutoffs.cutoff_at
+    from customers
+    cross join cutoffs
+),
+
+features as (
+    {{ pcdp_point_in_time_features('spine') }}
+),
+
+final as (
+    select * exclude (cutoff_at) from features
+)
+
+select * from final

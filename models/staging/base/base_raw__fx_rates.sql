@@ -1,0 +1,58 @@
+-- Every raw exchange rate, parsed, with the reason it is quarantined (null when used).
+with
+
+source as (
+    select * from {{ source('raw', 'fx_rates') }}
+),
+
+parsed as (
+    select
+        {{ pcdp_raw_record('source') }} as raw_record,
+        upper({{ pcdp_text('currency') }}) as currency,
+        {{ pcdp_text('rate_date') }} as rate_date_text,
+        {{ pcdp_date('rate_date') }} as rate_date,
+        {{ pcdp_text('rate_to_reporting') }} as rate_text,
+        try_cast({{ pcdp_text('rate_to_reporting') }} as double) as rate_to_reporting
+    from source
+),
+
+checked as (
+    select
+        *,
+        case
+            when currency is null then 'missing_required:currency'
+            when rate_date_text is null then 'missing_required:rate_date'
+            when rate_date is null then 'unparseable:rate_date'
+            when rate_text is null then 'missing_required:rate_to_reporting'
+            when rate_to_reporting is null then 'unparseable:rate_to_reporting'
+            when rate_to_reporting <= 0 then 'non_positive_rate'
+        end as row_problem
+    from parsed
+),
+
+ranked as (
+    select
+        *,
+        {{ pcdp_key_occurrence(['currency', 'rate_date'], 'rate_to_reporting') }}
+            as key_occurrence
+    from checked
+),
+
+classified as (
+    select
+        *,
+        coalesce(
+            row_problem,
+            case when key_occurrence > 1 then 'duplicate_key:currency,rate_date' end
+        ) as quarantine_reason
+    from ranked
+),
+
+final as (
+    select
+        * exclude (raw_record, rate_date_text, rate_text, row_problem, key_occurrence),
+        case when quarantine_reason is not null then raw_record end as raw_record
+    from classified
+)
+
+select * from final

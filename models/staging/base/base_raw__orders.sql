@@ -1,0 +1,88 @@
+-- Every raw order, parsed and converted to the reporting currency, with the reason it is
+-- quarantined (null when it is used).
+with
+
+source as (
+    select * from {{ source('raw', 'orders') }}
+),
+
+fx_rates as (
+    select * from {{ ref('stg_raw__fx_rates') }}
+),
+
+parsed as (
+    select
+        {{ pcdp_raw_record('source') }} as raw_record,
+        {{ pcdp_text('order_id') }} as order_id,
+        {{ pcdp_text('user_id') }} as user_id,
+        {{ pcdp_email('email') }} as email,
+        {{ pcdp_text('anonymous_id') }} as anonymous_id,
+        {{ pcdp_text('ordered_at') }} as ordered_at_text,
+        {{ pcdp_timestamp('ordered_at') }} as ordered_at,
+        {{ pcdp_text('amount') }} as amount_text,
+        {{ pcdp_decimal('amount') }} as amount,
+        upper({{ pcdp_text('currency') }}) as currency,
+        coalesce(lower({{ pcdp_text('status') }}), 'completed') as status
+    from source
+),
+
+converted as (
+    select
+        parsed.*,
+        case
+            when parsed.currency = '{{ var("reporting_currency") }}' then 1.0
+            else fx_rates.rate_to_reporting
+        end as rate_to_reporting
+    from parsed
+    asof left join fx_rates
+        on
+            parsed.currency = fx_rates.currency
+            and cast(parsed.ordered_at as date) >= fx_rates.rate_date
+),
+
+checked as (
+    select
+        *,
+        case
+            when order_id is null then 'missing_required:order_id'
+            when ordered_at_text is null then 'missing_required:ordered_at'
+            when ordered_at is null then 'unparseable:ordered_at'
+            when cast(ordered_at as date) > {{ pcdp_latest_valid_date() }}
+                then 'future_timestamp:ordered_at'
+            when amount_text is null then 'missing_required:amount'
+            when amount is null then 'unparseable:amount'
+            when currency is null then 'missing_required:currency'
+            when status not in ('completed', 'refunded', 'cancelled') then 'invalid_status'
+            when anonymous_id is null and user_id is null and email is null then 'no_identifier'
+            when status = 'completed' and amount < 0 then 'negative_amount'
+            when rate_to_reporting is null then 'no_fx_rate'
+        end as row_problem
+    from converted
+),
+
+ranked as (
+    select
+        *,
+        {{ pcdp_key_occurrence(['order_id'], 'ordered_at') }} as key_occurrence
+    from checked
+),
+
+classified as (
+    select
+        *,
+        coalesce(
+            row_problem,
+            case when key_occurrence > 1 then 'duplicate_key:order_id' end
+        ) as quarantine_reason
+    from ranked
+),
+
+final as (
+    select
+        * exclude (raw_record, ordered_at_text, amount_text, row_problem, key_occurrence),
+        cast(amount * rate_to_reporting as decimal(18, 4)) as amount_reporting,
+        case when quarantine_reason is not null then raw_record end as raw_record
+    from classified
+)
+
+select * from final

@@ -1,0 +1,14 @@
+-- The content rows that pass every contract check (the rest are in quarantine).
+with
+
+source as (
+    select * from {{ ref('base_raw__content') }}
+),
+
+renamed as (
+    select * exclude (quarantine_reason, raw_record)
+    from source
+    where quarantine_reason is null
+)
+
+select * from renamed

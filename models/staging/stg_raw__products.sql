@@ -1,0 +1,14 @@
+-- The products rows that pass every contract check (the rest are in quarantine).
+with
+
+source as (
+    select * from {{ ref('base_raw__products') }}
+),
+
+renamed as (
+    select * exclude (quarantine_reason, raw_record)
+    from source
+    where quarantine_reason is null
+)
+
+select * from renamed
