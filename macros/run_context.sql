@@ -21,3 +21,10 @@
 {% macro pcdp_latest_valid_date() %}
     {{ return('cast(' ~ dbt.dateadd('day', 1, pcdp_as_of_date()) ~ ' as date)') }}
 {% endmacro %}
+
+
+{# This run's id: var run_id (set by `pcdp run`), else dbt's invocation id. #}
+{% macro pcdp_run_id() %}
+    {% set run_id = var('run_id') | string %}
+    {{ return(pcdp_quote_text(run_id if run_id not in ('', 'None', 'none') else invocation_id)) }}
+{% endmacro %}

@@ -1,0 +1,50 @@
+-- One row per record of this run's model instances: predictions, metrics and one status per
+-- instance (instances whose configuration is invalid get an Error status here).
+{% set outputs = ['instance_outputs__rfm'] %}
+with
+
+instances as (
+    select * from {{ ref('int_model_instances') }}
+),
+
+{% for output in outputs %}
+    {{ output }} as (
+        select * from {{ ref(output) }}
+    ),
+{% endfor %}
+
+configuration_errors as (
+    select
+        instance_id,
+        'status' as record_type,
+        cast(null as varchar) as customer_id,
+        'status' as attribute,
+        cast(to_json({
+            'status': 'Error',
+            'started_at': cast(current_timestamp as timestamp),
+            'finished_at': cast(current_timestamp as timestamp),
+            'rows_scored': 0
+        }) as varchar) as value,
+        'record' as value_type,
+        config_error as message
+    from instances
+    where config_error is not null and configured_status = 'ready'
+),
+
+unioned as (
+    select * from configuration_errors
+    {% for output in outputs %}
+        union all
+        select * from {{ output }}
+    {% endfor %}
+),
+
+final as (
+    select
+        *,
+        {{ pcdp_run_id() }} as run_id,
+        {{ pcdp_as_of_date() }} as as_of
+    from unioned
+)
+
+select * from final

@@ -1,0 +1,221 @@
+"""Running model instances inside dbt Python models.
+
+Each instance type has a runner; `run_instance_types` runs every ready, valid instance of some
+types and returns one long Arrow table of records (predictions, metrics and one status record
+per instance). An exception in one instance becomes that instance's Error status; the others
+still run. The SQL models downstream turn these records into `predictions`, `model_metrics`,
+`model_runs` and the profile columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pcdp.instances import InstanceSpec, load_instances
+
+VALUE_TYPES = ("number", "integer", "boolean", "string", "array", "record")
+
+RECORD_SCHEMA = pa.schema(
+    [
+        ("instance_id", pa.string()),
+        ("record_type", pa.string()),
+        ("customer_id", pa.string()),
+        ("attribute", pa.string()),
+        ("value", pa.string()),
+        ("value_type", pa.string()),
+        ("message", pa.string()),
+    ]
+)
+PREDICTION_COLUMNS = ("customer_id", "attribute", "value", "value_type")
+
+
+@dataclass
+class RunContext:
+    """What a runner may read: a DuckDB connection, the as-of date, and the dbt inputs of its
+    model as views in that connection (logical name → view name)."""
+
+    con: duckdb.DuckDBPyConnection
+    as_of: dt.date
+    relations: dict[str, str]
+
+    def relation(self, name: str) -> str:
+        try:
+            return self.relations[name]
+        except KeyError as error:
+            raise KeyError(f"this model has no input named {name!r}") from error
+
+
+@dataclass
+class InstanceResult:
+    """A runner's output: long predictions (customer_id, attribute, value as JSON text,
+    value_type) and metrics (name → number or text)."""
+
+    predictions: pa.Table
+    metrics: dict[str, float | int | str] = field(default_factory=dict)
+
+
+Runner = Callable[[InstanceSpec, RunContext], InstanceResult]
+_RUNNERS: dict[str, Runner] = {}
+
+
+def register_runner(instance_type: str, runner: Runner) -> None:
+    _RUNNERS[instance_type] = runner
+
+
+def run_instance_types(
+    instance_types: Iterable[str],
+    instances_file: str | Path,
+    as_of: str | dt.date,
+    con: duckdb.DuckDBPyConnection,
+    inputs: Mapping[str, duckdb.DuckDBPyRelation],
+) -> pa.Table:
+    """Run every ready, valid instance of `instance_types`; see the module docstring."""
+    from pcdp import types  # noqa: F401  (registers the runners)
+
+    wanted = set(instance_types)
+    if isinstance(as_of, dt.date):
+        as_of_date = as_of
+    elif as_of:
+        as_of_date = dt.date.fromisoformat(str(as_of))
+    else:  # dbt var as_of left empty: the run's UTC date, as in macro pcdp_as_of_date
+        as_of_date = dt.datetime.now(dt.UTC).date()
+    relations = {}
+    for name, relation in inputs.items():
+        view = f"pcdp_input__{name}"
+        relation.create_view(view, replace=True)
+        relations[name] = view
+    context = RunContext(con, as_of_date, relations)
+    batches = [pa.Table.from_pylist([], schema=RECORD_SCHEMA)]
+    for spec in sorted(load_instances(instances_file), key=lambda s: s.id):
+        if spec.type in wanted and spec.runnable:
+            batches.extend(_run_one(spec, context))
+    return pa.concat_tables(batches)
+
+
+def _run_one(spec: InstanceSpec, context: RunContext) -> list[pa.Table]:
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    clock = time.perf_counter()
+    try:
+        result = _RUNNERS[spec.type](spec, context)
+        predictions = _check_predictions(spec, result.predictions)
+    except Exception as error:  # noqa: BLE001 - an instance's failure is recorded, not raised
+        message = f"{type(error).__name__}: {error}"
+        detail = traceback.format_exc(limit=3)
+        return [_status(spec, started, clock, "Error", 0, f"{message}\n{detail}".strip())]
+    customers = pc.count_distinct(predictions["customer_id"]).as_py()
+    records = [
+        _records(spec.id, "prediction", predictions),
+        _metrics(spec.id, result.metrics),
+        _status(spec, started, clock, "Complete", customers, None),
+    ]
+    return records
+
+
+def _check_predictions(spec: InstanceSpec, predictions: pa.Table) -> pa.Table:
+    missing = [name for name in PREDICTION_COLUMNS if name not in predictions.column_names]
+    if missing:
+        raise ValueError(f"runner for {spec.type} returned no {', '.join(missing)} column")
+    kinds = set(pc.unique(predictions["value_type"]).to_pylist()) - {None}
+    unknown = kinds - set(VALUE_TYPES)
+    if unknown:
+        raise ValueError(f"unknown value types {sorted(unknown)}")
+    return predictions.select(list(PREDICTION_COLUMNS)).cast(
+        pa.schema([(name, pa.string()) for name in PREDICTION_COLUMNS])
+    )
+
+
+def _records(instance_id: str, record_type: str, predictions: pa.Table) -> pa.Table:
+    rows = predictions.num_rows
+    return pa.table(
+        {
+            "instance_id": pa.array([instance_id] * rows, pa.string()),
+            "record_type": pa.array([record_type] * rows, pa.string()),
+            "customer_id": predictions["customer_id"],
+            "attribute": predictions["attribute"],
+            "value": predictions["value"],
+            "value_type": predictions["value_type"],
+            "message": pa.nulls(rows, pa.string()),
+        },
+        schema=RECORD_SCHEMA,
+    )
+
+
+def _metrics(instance_id: str, metrics: Mapping[str, float | int | str]) -> pa.Table:
+    rows = [
+        {
+            "instance_id": instance_id,
+            "record_type": "metric",
+            "customer_id": None,
+            "attribute": name,
+            "value": json.dumps(value if _finite(value) else None),
+            "value_type": "string" if isinstance(value, str) else "number",
+            "message": None,
+        }
+        for name, value in sorted(metrics.items())
+    ]
+    return pa.Table.from_pylist(rows, schema=RECORD_SCHEMA)
+
+
+def _finite(value: float | int | str) -> bool:
+    return isinstance(value, str) or value == value and abs(value) != float("inf")
+
+
+def _status(
+    spec: InstanceSpec,
+    started: dt.datetime,
+    clock: float,
+    status: str,
+    rows_scored: int,
+    error: str | None,
+) -> pa.Table:
+    finished = started + dt.timedelta(seconds=time.perf_counter() - clock)
+    value = {
+        "status": status,
+        "started_at": started.isoformat(),
+        "finished_at": finished.isoformat(),
+        "rows_scored": rows_scored,
+    }
+    row = {
+        "instance_id": spec.id,
+        "record_type": "status",
+        "customer_id": None,
+        "attribute": "status",
+        "value": json.dumps(value),
+        "value_type": "record",
+        "message": error,
+    }
+    return pa.Table.from_pylist([row], schema=RECORD_SCHEMA)
+
+
+def instances_table(instances_file: str | Path) -> pa.Table:
+    """Every configured instance with its validation error, for the model_instances table."""
+    rows = [
+        {
+            "instance_id": spec.id,
+            "type": spec.type,
+            "configured_status": spec.status,
+            "config_error": spec.error,
+            "params": json.dumps(spec.params, sort_keys=True, default=str),
+        }
+        for spec in sorted(load_instances(instances_file), key=lambda s: s.id)
+    ]
+    schema = pa.schema(
+        [
+            ("instance_id", pa.string()),
+            ("type", pa.string()),
+            ("configured_status", pa.string()),
+            ("config_error", pa.string()),
+            ("params", pa.string()),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
