@@ -47,8 +47,7 @@ def run_summary(db: Path) -> str:
         features = con.execute("select count(*) from customer_features").fetchone()[0]
     lines = [
         f"customers: {customers:,} ({known:,} known by a user id, email or phone)",
-        "identifiers: "
-        + ", ".join(f"{kind} {count:,}" for kind, count in identifiers),
+        "identifiers: " + ", ".join(f"{kind} {count:,}" for kind, count in identifiers),
         f"customer_features: {features:,} rows",
         f"guarded identifiers (not used to join people): {len(guarded)}",
     ]
@@ -115,9 +114,7 @@ def find_customer(db: Path, identifier: str) -> dict | None:
             ids = ", ".join(sorted(row[0] for row in match))
             raise WarehouseError(f"'{identifier}' matches several customers: {ids}")
         customer_id = match[0][0]
-        profile = con.execute(
-            "select * from customer_profile where customer_id = ?", [customer_id]
-        )
+        profile = con.execute("select * from customer_profile where customer_id = ?", [customer_id])
         columns = [column[0] for column in profile.description]
         attributes = dict(zip(columns, profile.fetchone(), strict=True))
         identifiers = con.execute(
