@@ -1,6 +1,12 @@
 -- One row per record of this run's model instances: predictions, metrics and one status per
 -- instance (instances whose configuration is invalid get an Error status here).
-{% set outputs = ['instance_outputs__rfm'] %}
+{% set outputs = [
+    'instance_outputs__action_prediction',
+    'instance_outputs__byom',
+    'instance_outputs__interest',
+    'instance_outputs__pcltv',
+    'instance_outputs__rfm',
+] %}
 with
 
 instances as (

@@ -8,11 +8,9 @@ import sys
 from pathlib import Path
 
 from pcdp import warehouse
+from pcdp.commands import command_modules
+from pcdp.errors import UsageError
 from pcdp.project import project_dir, run_dbt
-
-
-class UsageError(Exception):
-    """A problem with what the user asked for, reported as one plain sentence."""
 
 
 def _say(message: str) -> None:
@@ -117,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--db", required=True)
     profile.add_argument("identifier", help="a customer id, user id, email, phone or anonymous id")
     profile.set_defaults(handler=cmd_profile)
+
+    for module in command_modules():
+        module.register(commands)
     return parser
 
 
@@ -127,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, warehouse.WarehouseError) as error:
         print(f"pcdp {args.command}: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
 
 
 if __name__ == "__main__":
