@@ -58,10 +58,12 @@ class RunContext:
 @dataclass
 class InstanceResult:
     """A runner's output: long predictions (customer_id, attribute, value as JSON text,
-    value_type) and metrics (name → number or text)."""
+    value_type), metrics (name → number or text) and curves (name → a small table, e.g. a
+    precision curve or a decile calibration; each row is published as one JSON point)."""
 
     predictions: pa.Table
     metrics: dict[str, float | int | str] = field(default_factory=dict)
+    curves: dict[str, pa.Table] = field(default_factory=dict)
 
 
 Runner = Callable[[InstanceSpec, RunContext], InstanceResult]
@@ -113,12 +115,12 @@ def _run_one(spec: InstanceSpec, context: RunContext) -> list[pa.Table]:
         detail = traceback.format_exc(limit=3)
         return [_status(spec, started, clock, "Error", 0, f"{message}\n{detail}".strip())]
     customers = pc.count_distinct(predictions["customer_id"]).as_py()
-    records = [
+    return [
         _records(spec.id, "prediction", predictions),
         _metrics(spec.id, result.metrics),
+        _curves(spec.id, result.curves),
         _status(spec, started, clock, "Complete", customers, None),
     ]
-    return records
 
 
 def _check_predictions(spec: InstanceSpec, predictions: pa.Table) -> pa.Table:
@@ -166,8 +168,32 @@ def _metrics(instance_id: str, metrics: Mapping[str, float | int | str]) -> pa.T
     return pa.Table.from_pylist(rows, schema=RECORD_SCHEMA)
 
 
-def _finite(value: float | int | str) -> bool:
-    return isinstance(value, str) or value == value and abs(value) != float("inf")
+def _curves(instance_id: str, curves: Mapping[str, pa.Table]) -> pa.Table:
+    """One record per curve point: attribute = curve name, message = the point's position,
+    value = the point as a JSON object (non-finite numbers become null)."""
+    rows = [
+        {
+            "instance_id": instance_id,
+            "record_type": "curve",
+            "customer_id": None,
+            "attribute": name,
+            "value": json.dumps(
+                {key: (item if _finite(item) else None) for key, item in point.items()},
+                default=str,
+            ),
+            "value_type": "record",
+            "message": str(position),
+        }
+        for name, table in sorted(curves.items())
+        for position, point in enumerate(table.to_pylist())
+    ]
+    return pa.Table.from_pylist(rows, schema=RECORD_SCHEMA)
+
+
+def _finite(value: object) -> bool:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value == value and abs(value) != float("inf")
+    return True
 
 
 def _status(
