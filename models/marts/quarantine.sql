@@ -17,8 +17,7 @@ with
             '{{ dataset }}' as dataset,
             quarantine_reason as reason,
             {{ key }} as record_key,
-            -- The contract names this column `raw`.
-            raw_record as raw  -- noqa: RF04
+            raw_record as raw
         from {{ ref('base_raw__' ~ dataset) }}
         where quarantine_reason is not null
     ),
