@@ -1,0 +1,96 @@
+"""Benchmark of the foundation: generate N customers, then time each stage of a run.
+
+Stages are dbt selections run one after another in their own dbt process (staging and
+quarantine, identity, features), so each gets its own wall time and peak RSS (the child's
+ru_maxrss). A one-pass DuckDB aggregation over the same events is the floor to compare with.
+
+    python bench/bench_foundation.py --customers 1000000     # ~50 M events
+    python bench/bench_foundation.py --customers 100000 --reuse
+
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from pcdp.generate import generate
+from pcdp.project import project_dir
+
+STAGES = {
+    "staging + quarantine": "path:models/staging path:models/marts/quarantine.sql",
+    "identity": "path:models/identity",
+    "features": "int_customer_events int_customer_orders customer_features",
+}
+
+
+def _timed_child(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run a command; return (seconds, peak RSS in GB of that child)."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+    _, status, usage = os.wait4(child.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(command)}")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024**2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, default=Path("bench/out"))
+    parser.add_argument("--reuse", action="store_true", help="keep generated data if present")
+    args = parser.parse_args()
+
+    raw = (args.out / f"raw_{args.customers}").resolve()
+    db = (args.out / f"foundation_{args.customers}.duckdb").resolve()
+    figures: dict[str, object] = {"customers": args.customers}
+    if not (args.reuse and (raw / "_truth" / "manifest.json").is_file()):
+        started = time.perf_counter()
+        generate(raw, customers=args.customers, seed=1)
+        figures["generate_s"] = round(time.perf_counter() - started, 1)
+        figures["generate_peak_rss_gb"] = round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2
+        )
+    manifest = json.loads((raw / "_truth" / "manifest.json").read_text())
+    figures["events"] = manifest["row_counts"]["events"]
+    db.unlink(missing_ok=True)
+
+    project = project_dir()
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    env = {**os.environ, "PCDP_DB": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    dbt_vars = json.dumps({"raw_path": str(raw), "as_of": "2025-12-31"})
+    common = ["--project-dir", str(project), "--profiles-dir", str(project), "--vars", dbt_vars]
+    _timed_child([dbt, "seed", *common], env)
+    for stage, selection in STAGES.items():
+        seconds, rss = _timed_child([dbt, "run", "--select", *selection.split(), *common], env)
+        figures[f"{stage} s"] = round(seconds, 1)
+        figures[f"{stage} peak_rss_gb"] = round(rss, 2)
+    figures["identity + features s"] = round(
+        float(figures["identity s"]) + float(figures["features s"]), 1
+    )
+
+    with duckdb.connect(str(db)) as con:
+        started = time.perf_counter()
+        con.execute(
+            "select coalesce(user_id, email, anonymous_id) as who, count(*), max(occurred_at)"
+            " from stg_raw__events group by 1"
+        ).fetchall()
+        figures["floor: one-pass aggregation over events s"] = round(
+            time.perf_counter() - started, 1
+        )
+        figures["customers resolved"] = con.execute("select count(*) from customers").fetchone()[0]
+    for name, value in figures.items():
+        print(f"{name:<45} {value}")
+
+
+if __name__ == "__main__":
+    main()
