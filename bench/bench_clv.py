@@ -1,6 +1,7 @@
 """Benchmark pcdp.clv: SQL summary + BG/NBD + Gamma-Gamma fit + predictions on simulated data.
 
     .venv/bin/python bench/bench_clv.py [--customers 1000000] [--seed 0] [--no-lifetimes]
+    .venv/bin/python bench/bench_clv.py --instance [--customers 1000000] [--model auto]
 
 Simulates a CDNOW-like transaction log (weekly BG/NBD r=0.243, alpha=4.414, a=0.793, b=2.426;
 Gamma-Gamma p=6.25, q=3.74, gamma=15.44; first purchases over 12 weeks, 39 weeks observed),
@@ -8,6 +9,12 @@ summarises it in DuckDB, fits both models and scores every customer. Then, if th
 package can be installed into a throwaway venv (``python3.11 -m venv /tmp/lt && /tmp/lt/bin/pip
 install lifetimes``), fits lifetimes' BetaGeoFitter / GammaGammaFitter on the same summary and
 compares times and parameters (3 decimals). Prints figures only; asserts nothing about time.
+
+``--instance`` times a whole pcltv instance run instead (``pcdp.types.pcltv.run``: SQL
+summaries at the as-of and the three backtest cutoffs, every candidate's fits, the ML candidate
+with ``--model auto``, backtest metrics and the long predictions table) on a simulated two-year
+warehouse: first purchases over the first year (weekly BG/NBD r=0.5, alpha=6, a=0.7, b=3;
+Gamma-Gamma p=5, q=4, gamma=40), 5 % refunded orders and 20 % prospects without an order.
 """
 
 from __future__ import annotations
@@ -88,6 +95,68 @@ def _lifetimes_python(venv: Path) -> tuple[Path | None, str]:
     return py, "ok"
 
 
+def bench_instance(n: int, model: str, seed: int) -> int:
+    """Time one pcltv instance run on a simulated warehouse of ``n`` buyers (+ 20 % prospects)."""
+    import datetime as dt
+
+    from pcdp.instances import InstanceSpec
+    from pcdp.runtime import RunContext
+    from pcdp.types import pcltv
+
+    start, as_of = dt.date(2024, 1, 1), dt.date(2025, 12, 31)
+    timings: dict[str, float] = {}
+    print(f"pcltv instance benchmark: {n:,} buyers, model {model} (cpu count {os.cpu_count()})")
+    tx = _timed(
+        "simulate transactions",
+        lambda: simulate_transactions(
+            n, 0.5, 6.0, 0.7, 3.0, 5.0, 4.0, 40.0, start=start, acquisition_days=365,
+            observation_days=(as_of - start).days + 1, seed=seed,
+        ),
+        timings,
+    )  # fmt: skip
+    print(f"  {'transactions':<38s} {tx.num_rows:,}")
+    con = duckdb.connect()
+    con.execute("set threads = 2")
+    con.register("sim", tx)
+    con.execute(
+        """
+        create table customer_orders as
+        select 'c' || cast(customer_id as varchar) as customer_id,
+            'o' || cast(row_number() over () as varchar) as order_id, occurred_at as ordered_at,
+            if(hash(customer_id, occurred_at) % 20 = 0, 'refunded', 'completed') as status,
+            status = 'completed' as is_completed,
+            cast(round(amount, 2) as decimal(18, 4)) as amount_reporting
+        from sim
+        """
+    )
+    con.execute(
+        f"""
+        create table customer_features as
+        select customer_id, date_diff('day', min(ordered_at), date '{as_of}' + 1) as tenure_days
+        from customer_orders group by customer_id
+        union all
+        select 'p' || cast(i as varchar), 1 + i % 700 from range({n // 5}) t(i)
+        """
+    )
+    con.execute("create view customer_feature_snapshots as select * from customer_features")
+    names = ("customer_orders", "customer_features", "customer_feature_snapshots")
+    context = RunContext(con, as_of, {name: name for name in names})
+    spec = InstanceSpec("pcltv", "pcltv", "ready", pcltv.validate("pcltv", {"model": model}))
+    result = _timed(
+        "pcltv instance run (3, 6, 12 months)", lambda: pcltv.run(spec, context), timings
+    )
+    m = result.metrics
+    print(f"  {'predictions':<38s} {result.predictions.num_rows:,}")
+    print(f"  model choice: {m['model_choice']} ({m['model_choice_reason']})")
+    for h in (3, 6, 12):
+        keys = ("gini", "baseline_gini", "aggregate_ratio", "mae")
+        print(
+            f"  backtest {h:>2d}m: "
+            + ", ".join(f"{k}={m.get(f'backtest_{h}m_{k}', float('nan')):.4f}" for k in keys)
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--customers", type=int, default=1_000_000)
@@ -95,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-lifetimes", action="store_true", help="skip the lifetimes comparison")
     ap.add_argument("--lifetimes-venv", default="/tmp/lt")  # noqa: S108 - the throwaway venv of the brief
     ap.add_argument("--lifetimes-timeout", type=float, default=1800.0)
+    ap.add_argument("--instance", action="store_true", help="time a whole pcltv instance run")
+    ap.add_argument("--model", default="auto", choices=("auto", "btyd", "ml"))
     args = ap.parse_args(argv)
+    if args.instance:
+        return bench_instance(args.customers, args.model, args.seed)
 
     n = args.customers
     timings: dict[str, float] = {}

@@ -60,12 +60,53 @@
 
 
 {#
-  Rank of a row among rows sharing its key: rows with another problem sort last, then by
-  `order_by` and the raw values, so which copy is kept is deterministic.
+  The closing CTEs of a base model, after a `checked` CTE that has `raw_record` (the original
+  values as JSON) and `row_problem` (the first broken row-level rule, or null):
+  - ranked: the row's rank among rows sharing `key_columns` (rows with a problem sort last, then
+    by `order_by` and the raw values, so which copy is kept is deterministic);
+  - classified: quarantine_reason = the row problem, else duplicate_key:<key> for later copies;
+  - final: helper columns dropped, raw_record kept only for quarantined rows.
+  With no key_columns there is no duplicate rule.
 #}
-{% macro pcdp_key_occurrence(key_columns, order_by) %}
-    row_number() over (
-        partition by {{ key_columns | join(', ') }}
-        order by row_problem is not null, {{ order_by }}, raw_record
+{% macro pcdp_quarantine_ctes(key_columns, order_by, helper_columns=[]) %}
+    {% set dropped = ['raw_record', 'row_problem'] + helper_columns %}
+    {% if key_columns %}
+        ranked as (
+            select
+                *,
+                row_number() over (
+                    partition by {{ key_columns | join(', ') }}
+                    order by row_problem is not null, {{ order_by }}, raw_record
+                ) as key_occurrence
+            from checked
+        ),
+
+        classified as (
+            select
+                *,
+                coalesce(
+                    row_problem,
+                    case
+                        when key_occurrence > 1
+                            then 'duplicate_key:{{ key_columns | join(",") }}'
+                    end
+                ) as quarantine_reason
+            from ranked
+        ),
+        {% do dropped.append('key_occurrence') %}
+    {% else %}
+        classified as (
+            select
+                *,
+                row_problem as quarantine_reason
+            from checked
+        ),
+    {% endif %}
+
+    final as (
+        select
+            * exclude ({{ dropped | join(', ') }}),
+            case when quarantine_reason is not null then raw_record end as raw_record
+        from classified
     )
-{%- endmacro %}
+{% endmacro %}

@@ -12,11 +12,13 @@ cutoffs as (
     select
         {{ dbt.dateadd(
             'day',
-            '-1 * cutoff_number * ' ~ (var('training_cutoff_step_days') | int),
+            '-1 * cutoff_numbers.cutoff_number * ' ~ (var('training_cutoff_step_days') | int),
             'as_of_cutoff.cutoff_at'
         ) }} as cutoff_at
     from as_of_cutoff
-    cross join range(1, {{ (var('training_cutoff_count') | int) + 1 }}) as numbers (cutoff_number)
+    cross join
+        range(1, {{ (var('training_cutoff_count') | int) + 1 }})
+            as cutoff_numbers (cutoff_number)
 ),
 
 customers as (

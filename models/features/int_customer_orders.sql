@@ -5,15 +5,9 @@ orders as (
     select * from {{ ref('stg_raw__orders') }}
 ),
 
-customer_identifiers as (
-    select * from {{ ref('customer_identifiers') }}
-),
-
 attributed as (
     select
-        coalesce(
-            by_user_id.customer_id, by_email.customer_id, by_anonymous_id.customer_id
-        ) as customer_id,
+        {{ pcdp_attributed_customer_id() }} as customer_id,
         orders.order_id,
         orders.ordered_at,
         orders.status,
@@ -22,18 +16,7 @@ attributed as (
         orders.amount,
         orders.amount_reporting
     from orders
-    left join customer_identifiers as by_user_id
-        on
-            by_user_id.identifier_type = 'user_id'
-            and orders.user_id = by_user_id.identifier_value
-    left join customer_identifiers as by_email
-        on
-            by_email.identifier_type = 'email'
-            and orders.email = by_email.identifier_value
-    left join customer_identifiers as by_anonymous_id
-        on
-            by_anonymous_id.identifier_type = 'anonymous_id'
-            and orders.anonymous_id = by_anonymous_id.identifier_value
+    {{ pcdp_customer_attribution_joins('orders') }}
 ),
 
 final as (

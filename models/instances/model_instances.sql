@@ -35,7 +35,8 @@ final as (
         latest_runs.as_of as last_as_of,
         latest_runs.rows_scored as last_rows_scored,
         coalesce(instances.config_error, latest_runs.error) as last_error,
-        instances.params
+        instances.params,
+        instances.config
     from instances
     left join latest_runs on instances.instance_id = latest_runs.instance_id
 )

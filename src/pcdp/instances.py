@@ -6,6 +6,7 @@ others are unaffected. Only a file that cannot be read as a list of instances fa
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,9 @@ class InstanceSpec:
     status: str
     params: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # The instance's keys as written in the file (all but id, type and status), kept even when
+    # the instance is invalid: monitoring reads them (model_instances.config).
+    config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def runnable(self) -> bool:
@@ -87,6 +91,7 @@ def parse_instances(document: object, source: str = "instances file") -> list[In
                 spec.type,
                 spec.status,
                 error=f"instance '{spec.id}' (entry {position}): id is used by an earlier instance",
+                config=spec.config,
             )
         seen.add(spec.id)
         specs.append(spec)
@@ -104,9 +109,10 @@ def _parse_one(position: int, entry: object) -> InstanceSpec:
     status = entry.get("status", "ready")
     type_name = instance_type if isinstance(instance_type, str) else "unknown"
     status_name = status if isinstance(status, str) else "ready"
+    config = {key: value for key, value in entry.items() if key not in ("id", "type", "status")}
 
     def refused(message: str) -> InstanceSpec:
-        return InstanceSpec(instance_id, type_name, status_name, error=message)
+        return InstanceSpec(instance_id, type_name, status_name, error=message, config=config)
 
     if not isinstance(raw_id, str) or not _ID_PATTERN.fullmatch(raw_id):
         return refused(
@@ -122,17 +128,107 @@ def _parse_one(position: int, entry: object) -> InstanceSpec:
             f"instance '{instance_id}': status must be one of {', '.join(CONFIGURED_STATUSES)}, "
             f"got {status!r}"
         )
-    params = {key: value for key, value in entry.items() if key not in ("id", "type", "status")}
     validator = _VALIDATORS.get(instance_type)
     if validator is None:
         return refused(f"instance '{instance_id}': type {instance_type} is not available yet")
     try:
-        params = validator(instance_id, params)
+        params = validator(instance_id, dict(config))
     except InstanceConfigError as error:
         return refused(str(error))
-    return InstanceSpec(instance_id, instance_type, status, params)
+    return InstanceSpec(instance_id, instance_type, status, params, config=config)
 
 
 def _load_type_validators() -> None:
     """Importing the type modules registers their validators."""
     from pcdp import types  # noqa: F401
+
+
+class InstanceNotFoundError(LookupError):
+    """No instance of the file has the requested id."""
+
+
+def set_configured_status(path: str | Path, instance_id: str, status: str) -> str:
+    """Set one instance's `status:` in the instances file; returns the previous status.
+
+    The file is edited in place as text, not re-serialised: only that instance's status value
+    changes (or a `status:` line is added under its `id:` when it had none), so comments,
+    order and formatting stay as they were. The new file is written next to the old one and
+    swapped in atomically.
+    """
+    if status not in CONFIGURED_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(CONFIGURED_STATUSES)}")
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(text)
+    except OSError as error:
+        raise InstancesFileError(f"cannot read instances file {path}: {error}") from error
+    except yaml.YAMLError as error:
+        raise InstancesFileError(f"instances file {path} is not valid YAML: {error}") from error
+    item = _instance_node(root, instance_id, path)
+    status_node = next((value for key, value in item.value if _scalar(key) == "status"), None)
+    if isinstance(status_node, yaml.ScalarNode):
+        previous = status_node.value
+        start, end = status_node.start_mark.index, status_node.end_mark.index
+        text = text[:start] + status + text[end:]
+    elif status_node is not None:
+        raise InstancesFileError(f"instance '{instance_id}': status must be a plain value")
+    elif item.flow_style:  # {id: x, type: rfm}: add the key before the closing brace
+        previous = "ready"
+        close = text.rindex("}", item.start_mark.index, item.end_mark.index)
+        text = text[:close] + f", status: {status}" + text[close:]
+    else:  # a block mapping: add a line under `id:`, indented like it
+        previous = "ready"
+        id_key, id_value = next((k, v) for k, v in item.value if _scalar(k) == "id")
+        line_end = text.find("\n", id_value.end_mark.index)
+        line_end = len(text) if line_end < 0 else line_end
+        text = (
+            text[:line_end]
+            + "\n"
+            + " " * id_key.start_mark.column
+            + f"status: {status}"
+            + text[line_end:]
+        )
+    # A safety net for YAML the edit above does not handle (anchors, odd quoting...).
+    edited = {spec.id: spec.status for spec in parse_instances(yaml.safe_load(text))}
+    if edited.get(instance_id) != status:
+        raise InstancesFileError(f"could not set the status of '{instance_id}' in {path}")
+    _write_atomically(path, text)
+    return previous
+
+
+def _scalar(node: yaml.Node) -> object:
+    return node.value if isinstance(node, yaml.ScalarNode) else None
+
+
+def _instance_node(root: yaml.Node | None, instance_id: str, path: Path) -> yaml.MappingNode:
+    instances = None
+    if isinstance(root, yaml.MappingNode):
+        instances = next((v for k, v in root.value if _scalar(k) == "instances"), None)
+    if not isinstance(instances, yaml.SequenceNode):
+        raise InstancesFileError(f"{path} must be a mapping with a list under 'instances'")
+    ids = []
+    for item in instances.value:
+        if not isinstance(item, yaml.MappingNode):
+            continue
+        found = next((_scalar(v) for k, v in item.value if _scalar(k) == "id"), None)
+        if found == instance_id:
+            return item
+        if isinstance(found, str):
+            ids.append(found)
+    known = ", ".join(ids) or "none"
+    raise InstanceNotFoundError(f"no instance '{instance_id}' in {path} (instances: {known})")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(temporary, path.stat().st_mode & 0o777)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -1,12 +1,15 @@
-"""Running the pcdp dbt project, with short progress lines and plain errors."""
+"""Running the pcdp dbt project, with short progress lines and plain errors; one nightly run
+(`run_once`: dbt build, run state, publishing)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +118,9 @@ def run_dbt(
     results = json.loads(results_file.read_text())["results"] if results_file.is_file() else []
     for node_result in results:
         status = node_result.get("status")
-        name = node_result.get("unique_id", "?").split(".")[-1]
+        parts = node_result.get("unique_id", "?").split(".")
+        # test.<project>.<name>.<hash> for tests, <type>.<project>.<name> for the others
+        name = parts[2] if parts[0] == "test" and len(parts) > 3 else parts[-1]
         message = _plain(node_result.get("message") or "")
         if status in ("error", "fail", "runtime error"):
             outcome.failures.append(f"{name}: {message}")
@@ -137,3 +142,109 @@ def _plain(message: str) -> str:
         and "called by" not in line
     ]
     return " ".join(useful or lines)
+
+
+@dataclass
+class RunOutcome:
+    """What one `pcdp run` date did: the dbt outcome, and the publication when it succeeded."""
+
+    run_id: str
+    as_of: dt.date
+    dbt: DbtOutcome
+    publication: object | None = None  # a pcdp.publish.Publication
+    publish_error: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.dbt.success and self.publish_error is None
+
+
+def new_run_id(as_of: dt.date) -> str:
+    """A run id that sorts by start time: 20260101T020000Z-2025-12-31-1a2b3c4d."""
+    started = dt.datetime.now(dt.UTC)
+    return f"{started:%Y%m%dT%H%M%SZ}-{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
+
+
+def run_once(
+    raw: Path,
+    db: Path,
+    as_of: dt.date,
+    instances_file: Path,
+    serving: Path | None = None,
+    parquet: Path | None = None,
+    publish: bool = True,
+    progress: Progress | None = None,
+    backfill: dict | None = None,
+    dbt_runner: Callable[..., DbtOutcome] | None = None,
+) -> RunOutcome:
+    """One run for one as-of date: `dbt build`, then publishing; the caller holds the run lock
+    (pcdp.runstate.run_lock). The run-state file says `running` throughout, then `complete`
+    or `failed`, so other processes can show each instance's lifecycle while it runs.
+    `dbt_runner` (default `run_dbt`, same arguments) lets an orchestrator run dbt its way."""
+    from pcdp import publish as publishing
+    from pcdp import runstate
+    from pcdp.instances import load_instances
+
+    db = Path(db).resolve()
+    serving = Path(serving).resolve() if serving else publishing.serving_path(db)
+    run_id = new_run_id(as_of)
+    state: dict = {
+        "state": "running",
+        "run_id": run_id,
+        "as_of": as_of.isoformat(),
+        "pid": os.getpid(),
+        "started_at": runstate.utc_now(),
+        "raw": str(raw),
+        "instances_file": str(instances_file),
+        "serving": str(serving) if publish else None,
+        "parquet": str(parquet) if parquet else None,
+        "instances": [
+            {
+                "instance_id": spec.id,
+                "type": spec.type,
+                "configured_status": spec.status,
+                "runs": spec.runnable,
+                "error": spec.error,
+            }
+            for spec in load_instances(instances_file)
+        ],
+    }
+    if backfill:
+        state["backfill"] = backfill
+    previous = runstate.read_state(db) or {}
+    if not publish and previous.get("serving"):
+        state["serving"] = previous["serving"]  # readers keep using the last publication
+    runstate.write_state(db, state)
+    outcome = RunOutcome(run_id, as_of, DbtOutcome(success=False))
+    try:
+        outcome.dbt = (dbt_runner or run_dbt)(
+            ["build"],
+            db,
+            {
+                "raw_path": str(raw),
+                "as_of": as_of.isoformat(),
+                "instances_file": str(instances_file),
+                "run_id": run_id,
+            },
+            progress=progress,
+        )
+        if outcome.dbt.success and publish:
+            try:
+                outcome.publication = publishing.publish(
+                    db, serving, parquet, run_id=run_id, as_of=as_of.isoformat()
+                )
+            except (publishing.PublishError, OSError) as error:
+                outcome.publish_error = str(error)
+    finally:
+        state["finished_at"] = runstate.utc_now()
+        state["state"] = "complete" if outcome.success else "failed"
+        if not outcome.success:
+            state["message"] = (
+                outcome.publish_error
+                or "; ".join(outcome.dbt.failures)
+                or "the run was interrupted"
+            )
+        if outcome.publication is not None:
+            state["published_at"] = outcome.publication.published_at
+        runstate.write_state(db, state)
+    return outcome

@@ -59,11 +59,16 @@ class RunContext:
 class InstanceResult:
     """A runner's output: long predictions (customer_id, attribute, value as JSON text,
     value_type), metrics (name → number or text) and curves (name → a small table, e.g. a
-    precision curve or a decile calibration; each row is published as one JSON point)."""
+    precision curve or a decile calibration; each row is published as one JSON point).
+
+    `headline` optionally names the metric `pcdp status` shows for the instance (it is
+    recorded as the text metric `headline_metric`). Metric names starting with `psi_`,
+    `matured_` or `drift_` are reserved for the monitoring models (models/instances)."""
 
     predictions: pa.Table
     metrics: dict[str, float | int | str] = field(default_factory=dict)
     curves: dict[str, pa.Table] = field(default_factory=dict)
+    headline: str | None = None
 
 
 Runner = Callable[[InstanceSpec, RunContext], InstanceResult]
@@ -93,8 +98,10 @@ def run_instance_types(
         as_of_date = dt.datetime.now(dt.UTC).date()
     relations = {}
     for name, relation in inputs.items():
+        # A temporary view lives in this model's own connection: Python models running in
+        # parallel threads would otherwise conflict creating the same view in the warehouse.
         view = f"pcdp_input__{name}"
-        relation.create_view(view, replace=True)
+        con.execute(f"create or replace temp view {view} as {relation.sql_query()}")
         relations[name] = view
     context = RunContext(con, as_of_date, relations)
     batches = [pa.Table.from_pylist([], schema=RECORD_SCHEMA)]
@@ -115,9 +122,12 @@ def _run_one(spec: InstanceSpec, context: RunContext) -> list[pa.Table]:
         detail = traceback.format_exc(limit=3)
         return [_status(spec, started, clock, "Error", 0, f"{message}\n{detail}".strip())]
     customers = pc.count_distinct(predictions["customer_id"]).as_py()
+    metrics = dict(result.metrics)
+    if result.headline:
+        metrics["headline_metric"] = result.headline
     return [
         _records(spec.id, "prediction", predictions),
-        _metrics(spec.id, result.metrics),
+        _metrics(spec.id, metrics),
         _curves(spec.id, result.curves),
         _status(spec, started, clock, "Complete", customers, None),
     ]
@@ -232,6 +242,7 @@ def instances_table(instances_file: str | Path) -> pa.Table:
             "configured_status": spec.status,
             "config_error": spec.error,
             "params": json.dumps(spec.params, sort_keys=True, default=str),
+            "config": json.dumps(spec.config, sort_keys=True, default=str),
         }
         for spec in sorted(load_instances(instances_file), key=lambda s: s.id)
     ]
@@ -242,6 +253,7 @@ def instances_table(instances_file: str | Path) -> pa.Table:
             ("configured_status", pa.string()),
             ("config_error", pa.string()),
             ("params", pa.string()),
+            ("config", pa.string()),
         ]
     )
     return pa.Table.from_pylist(rows, schema=schema)

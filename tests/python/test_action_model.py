@@ -181,6 +181,9 @@ def test_precision_levels_relative_to_base_rate():
         ({"seed": -1}, "seed must be"),
         ({"min_positive_count": 0}, "min_positive_count must be a positive integer"),
         ({"precison_level": "high"}, "unknown key(s) precison_level"),
+        ({"positive": {"event": "app_open", "min_count": 0}}, "positive filter min_count"),
+        ({"eligible": {"event": "app_open", "min_count": "3"}}, "eligible filter min_count"),
+        ({"positive": {"event": "x", "count": 3}}, "unknown key(s) ['count']"),
     ],
 )
 def test_config_refusals_name_instance_and_key(overrides, fragment):
@@ -191,6 +194,35 @@ def test_config_refusals_name_instance_and_key(overrides, fragment):
     assert str(err.value).startswith("instance 'churn': ")
     assert fragment in str(err.value)
     assert isinstance(err.value, ValueError)
+
+
+def test_min_count_and_property_value_rules():
+    cfg = config(positive={"event": "app_open", "min_count": 3}, eligible={"event": "login"})
+    assert cfg.positive == (EventFilter("app_open", (), 3),)
+    assert cfg.eligible.event_filter.min_count == 1
+    assert config(positive=["a", {"event": "a", "min_count": 2}]).positive[1].min_count == 2
+    # text matches the value as text, numbers numerically, booleans and null only themselves
+    cases = [
+        ("5", {"v": 5}, True),
+        ("5", {"v": "5"}, True),
+        ("5", {"v": 5.0}, True),
+        ("true", {"v": True}, True),
+        ("pro", {"v": "pro"}, True),
+        ("pro", {"v": "Pro"}, False),
+        (5, {"v": "5"}, True),
+        (5, {"v": 5.0}, True),
+        (5, {"v": True}, False),
+        (True, {"v": "true"}, False),
+        (True, {"v": True}, True),
+        (False, {"v": False}, True),
+        (None, {"v": None}, True),
+        (None, {}, False),
+        ("x", {}, False),
+        ("x", {"v": None}, False),
+    ]
+    for expected, props, want in cases:
+        got = EventFilter("e", (("v", expected),)).matches("e", props)
+        assert got is want, (expected, props)
 
 
 # ------------------------------------------------------------------------------- training

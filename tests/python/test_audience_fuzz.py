@@ -47,7 +47,15 @@ SCHEMA = {
     "day": "date",
 }
 SEGMENTS = ["Champions", "Loyal Customers", "Kid's", "Lost", "AND or OR", ""]
-LABELS = ["Technology & Computing", "Technology", "Tech Gadgets", "Shoes > Running", "Shoes"]
+LABELS = [
+    "Technology & Computing",
+    "Technology",
+    "Tech Gadgets",
+    "Shoes > Running",
+    "Shoes",
+    "Apparel > Shoes > Running",
+    "Sports>Shoes",
+]
 ROWS = [
     ("r1", 0.9, 5, True, "Champions", ["Technology & Computing", "Sports"], "2024-01-10"),
     ("r2", 0.5, 1, False, "Loyal Customers", ["Tech Gadgets"], "2023-05-01"),
@@ -55,6 +63,8 @@ ROWS = [
     ("r4", -5.0, 0, True, "Kid's", [], "2024-02-29"),
     ("r5", 100.0, 3, False, "", ["Shoes > Running", None], "2022-12-31"),
     ("r6", 0.0, -2, None, "AND or OR", ["shoes", "technology"], None),
+    ("r7", 1.0, 2, False, "Lost", ["Apparel > Shoes > Running", "Sports>Shoes"], "2024-01-01"),
+    ("r8", 2.0, 4, True, "Lost", ["Apparel > Shoesies", "A.b (c) > [d]*"], "2024-01-02"),
 ]
 
 
@@ -85,8 +95,7 @@ SQL_TOKEN = re.compile(
 )
 ALLOWED_WORDS = {
     "coalesce", "false", "true", "and", "or", "not", "is", "null", "in", "len", "list_filter",
-    "lambda", "__pcdp_label", "starts_with", "lower", "regexp_full_match", "substr", "length",
-    "date", "timestamp",
+    "lambda", "__pcdp_label", "regexp_matches", "date", "timestamp",
 }  # fmt: skip
 ALLOWED_IDENTS = {'"' + name + '"' for name in SCHEMA}
 
@@ -169,9 +178,11 @@ TEXT_VALUES = st.one_of(
     SAFE_TEXT.map(quoted),
 )
 LABEL_VALUES = st.one_of(
-    st.sampled_from(["Technology", "Tech", "Shoes", "technology & computing", "Shoes > Running"]),
-    st.sampled_from(LABELS + ["Sports", "x'y"]).map(quoted),
-    SAFE_TEXT.filter(lambda s: s.strip()).map(quoted),
+    st.sampled_from(
+        ["Technology", "Tech", "Shoes", "technology & computing", "Shoes > Running", "Running"]
+    ),
+    st.sampled_from(LABELS + ["Sports", "x'y", "A.b (c)", "[d]*", "A.b (c) > [d]"]).map(quoted),
+    SAFE_TEXT.filter(lambda s: all(part.strip() for part in s.strip().split(">"))).map(quoted),
 )
 DATES = st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 1, 1)).map(date.isoformat)
 OPS = ["=", "!=", ">", ">=", "<", "<="]
@@ -244,6 +255,38 @@ def _or(values):
     return None if any(v is None for v in values) else False
 
 
+ASCII_SPACE = " \t\n\f\r"
+
+
+def label_contains(label: str, value: str) -> bool:
+    """Reference ``contains``: the value's ``>`` parts, in order, at the start of the label or
+    of one of its ``>`` segments, ending at a word boundary (ASCII, ignoring case)."""
+    parts = [part.strip().lower() for part in value.strip().split(">")]
+    low = label.lower()
+    starts = [0] + [i + 1 for i, ch in enumerate(low) if ch == ">"]
+    for start in starts:
+        pos = start
+        if start:
+            while pos < len(low) and low[pos] in ASCII_SPACE:
+                pos += 1
+        for k, part in enumerate(parts):
+            if not low.startswith(part, pos):
+                break
+            pos += len(part)
+            if k == len(parts) - 1:
+                if pos == len(low) or not low[pos].isalnum():
+                    return True
+                break
+            while pos < len(low) and low[pos] in ASCII_SPACE:
+                pos += 1
+            if not low.startswith(">", pos):
+                break
+            pos += 1
+            while pos < len(low) and low[pos] in ASCII_SPACE:
+                pos += 1
+    return False
+
+
 def evaluate(node, row: dict):
     """SQL three-valued result of ``node`` on ``row`` (True / False / None)."""
     if isinstance(node, Not):
@@ -259,13 +302,7 @@ def evaluate(node, row: dict):
     if col is None:
         return None
     if isinstance(node, Contains):
-        v = node.value.text.strip().lower()
-        return any(
-            label is not None
-            and label.lower().startswith(v)
-            and not label.lower()[len(v) : len(v) + 1].isalnum()
-            for label in col
-        )
+        return any(label is not None and label_contains(label, node.value.text) for label in col)
     if isinstance(node, InList):
         return any(col == _lit(node.attr.name, v.text) for v in node.values)
     assert isinstance(node, Comparison)

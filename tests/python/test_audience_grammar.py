@@ -130,7 +130,7 @@ CONTRACT_EXAMPLES = [
     ("interest_iab contains Technology", {"c1", "c3", "c6", "c8"}),
     (
         "rfm_cluster in (Champions, Loyal Customers) and not interest_product contains Shoes",
-        {"c5", "c7"},
+        {"c7"},  # c5's "Apparel > Shoes" contains Shoes
     ),
 ]
 
@@ -186,13 +186,20 @@ SELECTIONS = [
     ("interest_iab contains '  Technology  '", {"c1", "c3", "c6", "c8"}),  # trimmed
     ("interest_iab contains Food", {"c7"}),  # null labels in a list are ignored
     ("interest_iab contains Computing", set()),  # leading words only
-    ("interest_product contains Shoes", {"c1", "c2"}),
+    ("interest_product contains Shoes", {"c1", "c2", "c5"}),  # any segment of a path
+    ("interest_product contains shoes", {"c1", "c2", "c5"}),
+    ("interest_product contains Running", {"c1"}),  # the last segment of "Shoes > Running"
     ("interest_product contains Shoes > Running", {"c1"}),
     ("interest_product contains Shoes>Running", {"c1"}),
+    ("interest_product contains 'Shoes>Running'", {"c1"}),  # '>' matches with any spacing
     ("interest_product contains Apparel", {"c1", "c5"}),
     ("interest_product contains Apparel > Shoes", {"c5"}),
+    ("interest_product contains 'apparel  >  shoes'", {"c5"}),
+    ("interest_product contains Shoes > Apparel", set()),  # order matters
+    ("interest_product contains Shoe", set()),  # whole words: not Shoes, not Shoesies
     ("interest_product contains 'AND or OR'", {"c8"}),
-    ("interest_product not contains Shoes", ALL - {"c1", "c2"}),
+    ("interest_product contains 'or OR'", set()),  # 'AND or OR': not its leading words
+    ("interest_product not contains Shoes", ALL - {"c1", "c2", "c5"}),
     ("interest_product is null", {"c3", "c4", "c7"}),  # empty list counts as missing
     ("interest_product is not null", ALL - {"c3", "c4", "c7"}),
     # dates and timestamps
@@ -324,6 +331,9 @@ REFUSALS = [
     ("rfm_cluster = null", "null is not a value", 15),
     ("interest_iab contains null", "null is not a value", 23),
     ("interest_iab contains '  '", "contains needs a non-empty value", 23),
+    ("interest_product contains '> Shoes'", "has an empty part around '>'", 27),
+    ("interest_product contains 'Shoes >'", "has an empty part around '>'", 27),
+    ("interest_product contains 'a >> b'", "has an empty part around '>'", 27),
     ("(pcltv_6m >= 100", "unbalanced parentheses: expected ')'", 17),
     ("pcltv_6m >= 100)", "unbalanced parentheses: ')' has no matching '('", 16),
     ("((pcltv_6m >= 100)", "the '(' at column 1 is never closed", 19),
@@ -470,7 +480,7 @@ def test_audience_file_roundtrip(tmp_path, con, schema):
     for name, sql in compiled.items():
         con.execute(audience_view_sql(name, sql))
     members = con.execute("select customer_id from audience_loyal_non_shoe order by 1").fetchall()
-    assert members == [("c5",), ("c7",)]
+    assert members == [("c7",)]
     assert con.execute("select count(*) from audience_likely_buyers").fetchone() == (3,)
 
 

@@ -25,6 +25,7 @@ from pcdp.clv import (
     simulate_transactions,
 )
 from pcdp.clv._special import hyp2f1_series, hyp2f1_stable
+from pcdp.clv.evaluation import backtest_metrics, decile_calibration, normalized_gini
 
 CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
 
@@ -481,3 +482,58 @@ def test_simulated_transactions_round_trip(con):
     assert bg.r_ == pytest.approx(0.5, rel=0.25)
     gg = GammaGammaModel().fit(f, s["monetary_value"].to_numpy())
     assert gg.p_ * gg.gamma_ / (gg.q_ - 1) == pytest.approx(6.0 * 15.0 / 3.0, rel=0.15)
+
+
+# ------------------------------------------------------------------------------------------
+# backtest metrics
+# ------------------------------------------------------------------------------------------
+
+
+def test_normalized_gini_reference_values():
+    actual = np.array([0.0, 0.0, 10.0, 30.0])
+    assert normalized_gini(actual, actual) == pytest.approx(1.0)
+    assert normalized_gini(actual, [4, 3, 2, 1]) < 0  # ranked backwards
+    # a hand-computed Lorenz area: order 30, 0, 10, 0 -> cum share .75, .75, 1, 1
+    gini_pred = 2 * (np.mean([0.375, 0.75, 0.875, 1.0]) - 0.5)
+    gini_best = 2 * (np.mean([0.375, 0.875, 1.0, 1.0]) - 0.5)
+    assert normalized_gini(actual, [3, 1, 2, 4]) == pytest.approx(gini_pred / gini_best)
+    # a constant prediction is exactly random (ties are one block), whatever the input order
+    assert normalized_gini(actual, np.ones(4)) == pytest.approx(0.0, abs=1e-12)
+    assert normalized_gini(actual[::-1], np.ones(4)) == pytest.approx(0.0, abs=1e-12)
+    assert math.isnan(normalized_gini(np.zeros(4), [1, 2, 3, 4]))
+
+
+def test_normalized_gini_is_invariant_to_monotone_transforms_and_order():
+    rng = np.random.default_rng(0)
+    actual = rng.gamma(0.3, 50.0, 500) * (rng.random(500) < 0.4)
+    pred = actual + rng.normal(0, 20, 500)
+    g = normalized_gini(actual, pred)
+    assert 0 < g < 1
+    assert normalized_gini(actual, np.exp(pred / 50)) == pytest.approx(g)
+    perm = rng.permutation(500)
+    assert normalized_gini(actual[perm], pred[perm]) == pytest.approx(g)
+    rounded = np.round(pred, -1)  # many ties: still order-free
+    assert normalized_gini(actual[perm], rounded[perm]) == pytest.approx(
+        normalized_gini(actual, rounded)
+    )
+
+
+def test_decile_calibration_and_backtest_metrics():
+    actual = np.arange(25, dtype=float)
+    pred = actual * 2
+    table = decile_calibration(actual, pred, keys=np.arange(25))
+    rows = table.to_pylist()
+    assert [r["decile"] for r in rows] == list(range(1, 11))
+    assert sum(r["customers"] for r in rows) == 25
+    assert rows[-1]["actual_mean"] == pytest.approx(23.5)  # the top decile: 23, 24
+    assert all(r["predicted_mean"] == pytest.approx(2 * r["actual_mean"]) for r in rows)
+    m = backtest_metrics(actual, pred)
+    assert m["mae"] == pytest.approx(12.0)
+    assert m["spearman"] == pytest.approx(1.0) and m["gini"] == pytest.approx(1.0)
+    assert m["aggregate_ratio"] == pytest.approx(2.0)
+    assert m["predicted_total"] == pytest.approx(600.0) and m["customers"] == 25
+    assert math.isnan(backtest_metrics([1.0, 2.0], [3.0, 3.0])["spearman"])
+    with pytest.raises(ValueError, match="same length"):
+        backtest_metrics([1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="finite"):
+        normalized_gini([1.0, np.nan], [1.0, 2.0])

@@ -24,28 +24,6 @@ checked as (
     from parsed
 ),
 
-ranked as (
-    select
-        *,
-        {{ pcdp_key_occurrence(['user_id'], 'account_id') }} as key_occurrence
-    from checked
-),
-
-classified as (
-    select
-        *,
-        coalesce(
-            row_problem,
-            case when key_occurrence > 1 then 'duplicate_key:user_id' end
-        ) as quarantine_reason
-    from ranked
-),
-
-final as (
-    select
-        * exclude (raw_record, row_problem, key_occurrence),
-        case when quarantine_reason is not null then raw_record end as raw_record
-    from classified
-)
+{{ pcdp_quarantine_ctes(['user_id'], 'account_id') }}
 
 select * from final

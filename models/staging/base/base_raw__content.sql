@@ -22,28 +22,6 @@ checked as (
     from parsed
 ),
 
-ranked as (
-    select
-        *,
-        {{ pcdp_key_occurrence(['page_url'], 'title') }} as key_occurrence
-    from checked
-),
-
-classified as (
-    select
-        *,
-        coalesce(
-            row_problem,
-            case when key_occurrence > 1 then 'duplicate_key:page_url' end
-        ) as quarantine_reason
-    from ranked
-),
-
-final as (
-    select
-        * exclude (raw_record, row_problem, key_occurrence),
-        case when quarantine_reason is not null then raw_record end as raw_record
-    from classified
-)
+{{ pcdp_quarantine_ctes(['page_url'], 'title') }}
 
 select * from final

@@ -42,28 +42,6 @@ checked as (
     from parsed
 ),
 
-ranked as (
-    select
-        *,
-        {{ pcdp_key_occurrence(['event_id'], 'occurred_at') }} as key_occurrence
-    from checked
-),
-
-classified as (
-    select
-        *,
-        coalesce(
-            row_problem,
-            case when key_occurrence > 1 then 'duplicate_key:event_id' end
-        ) as quarantine_reason
-    from ranked
-),
-
-final as (
-    select
-        * exclude (raw_record, occurred_at_text, revenue_text, row_problem, key_occurrence),
-        case when quarantine_reason is not null then raw_record end as raw_record
-    from classified
-)
+{{ pcdp_quarantine_ctes(['event_id'], 'occurred_at', ['occurred_at_text', 'revenue_text']) }}
 
 select * from final

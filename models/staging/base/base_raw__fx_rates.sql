@@ -30,29 +30,8 @@ checked as (
     from parsed
 ),
 
-ranked as (
-    select
-        *,
-        {{ pcdp_key_occurrence(['currency', 'rate_date'], 'rate_to_reporting') }}
-            as key_occurrence
-    from checked
-),
-
-classified as (
-    select
-        *,
-        coalesce(
-            row_problem,
-            case when key_occurrence > 1 then 'duplicate_key:currency,rate_date' end
-        ) as quarantine_reason
-    from ranked
-),
-
-final as (
-    select
-        * exclude (raw_record, rate_date_text, rate_text, row_problem, key_occurrence),
-        case when quarantine_reason is not null then raw_record end as raw_record
-    from classified
-)
+{{ pcdp_quarantine_ctes(
+    ['currency', 'rate_date'], 'rate_to_reporting', ['rate_date_text', 'rate_text']
+) }}
 
 select * from final

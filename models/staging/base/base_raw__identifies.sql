@@ -17,7 +17,7 @@ parsed as (
     from source
 ),
 
-classified as (
+checked as (
     select
         *,
         case
@@ -28,15 +28,10 @@ classified as (
             when
                 anonymous_id is null and user_id is null and email is null and phone is null
                 then 'no_identifier'
-        end as quarantine_reason
+        end as row_problem
     from parsed
 ),
 
-final as (
-    select
-        * exclude (raw_record, observed_at_text),
-        case when quarantine_reason is not null then raw_record end as raw_record
-    from classified
-)
+{{ pcdp_quarantine_ctes([], 'observed_at', ['observed_at_text']) }}
 
 select * from final

@@ -43,6 +43,7 @@ converted as (
 checked as (
     select
         *,
+        cast(amount * rate_to_reporting as decimal(18, 4)) as amount_reporting,
         case
             when order_id is null then 'missing_required:order_id'
             when ordered_at_text is null then 'missing_required:ordered_at'
@@ -60,29 +61,6 @@ checked as (
     from converted
 ),
 
-ranked as (
-    select
-        *,
-        {{ pcdp_key_occurrence(['order_id'], 'ordered_at') }} as key_occurrence
-    from checked
-),
-
-classified as (
-    select
-        *,
-        coalesce(
-            row_problem,
-            case when key_occurrence > 1 then 'duplicate_key:order_id' end
-        ) as quarantine_reason
-    from ranked
-),
-
-final as (
-    select
-        * exclude (raw_record, ordered_at_text, amount_text, row_problem, key_occurrence),
-        cast(amount * rate_to_reporting as decimal(18, 4)) as amount_reporting,
-        case when quarantine_reason is not null then raw_record end as raw_record
-    from classified
-)
+{{ pcdp_quarantine_ctes(['order_id'], 'ordered_at', ['ordered_at_text', 'amount_text']) }}
 
 select * from final

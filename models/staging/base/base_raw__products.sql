@@ -21,28 +21,6 @@ checked as (
     from parsed
 ),
 
-ranked as (
-    select
-        *,
-        {{ pcdp_key_occurrence(['product_id'], 'product_name') }} as key_occurrence
-    from checked
-),
-
-classified as (
-    select
-        *,
-        coalesce(
-            row_problem,
-            case when key_occurrence > 1 then 'duplicate_key:product_id' end
-        ) as quarantine_reason
-    from ranked
-),
-
-final as (
-    select
-        * exclude (raw_record, row_problem, key_occurrence),
-        case when quarantine_reason is not null then raw_record end as raw_record
-    from classified
-)
+{{ pcdp_quarantine_ctes(['product_id'], 'product_name') }}
 
 select * from final

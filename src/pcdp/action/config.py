@@ -8,8 +8,13 @@ Keys (defaults in brackets)
 ---------------------------
 ``positive``
     What counts as a positive outcome: an event name, a list of names, or a list of
-    ``{event: name, properties: {key: value}}`` filters (an event matches a filter when its name
-    is ``event`` and every listed property equals the given value). Required.
+    ``{event: name, properties: {key: value}, min_count: n}`` filters (an event matches a filter
+    when its name is ``event`` and every listed property equals the given value; a customer
+    matches it when at least ``min_count`` [1] matching events fall in the window). A customer
+    is positive when any filter of the list matches. Property values compare as follows: text
+    equals the property's value as text (``"5"`` matches ``5`` and ``"5"``), a number equals it
+    numerically, ``true`` / ``false`` only a JSON boolean, ``null`` a property present and null.
+    Required.
 ``negative``
     Same shape, optional. When given, only customers who did a ``negative`` event (and no
     ``positive`` one) in the future window are labelled 0; everyone else who is not positive is
@@ -24,8 +29,8 @@ Keys (defaults in brackets)
     * ``active_in_past_window`` - at least one event or completed order in the
       ``past_window_days`` before the cutoff;
     * ``has_ordered`` - at least one completed order at any time before the cutoff;
-    * ``{event: name, properties: {...}}`` - at least one matching event in the
-      ``past_window_days`` before the cutoff. [all]
+    * ``{event: name, properties: {...}, min_count: n}`` - at least ``min_count`` [1]
+      matching events in the ``past_window_days`` before the cutoff. [all]
 ``past_window_days`` [90], ``future_window_days`` [30]
     Positive integers (at most 3650).
 ``precision_level``
@@ -61,6 +66,7 @@ __all__ = [
     "EligibleRule",
     "EventFilter",
     "parse_action_config",
+    "property_matches",
 ]
 
 #: Named precision levels -> multiplier of the base-rate odds (see module docstring).
@@ -90,19 +96,56 @@ class ConfigError(ValueError):
     """An instance configuration is refused; the message names the instance and the key."""
 
 
+def property_matches(expected: str | int | float | bool | None, actual: Any, present: bool) -> bool:
+    """Whether a property value (parsed from the event's JSON) equals a filter value, by the
+    rules of the module docstring (the SQL of :mod:`pcdp.action.sql` applies the same rules)."""
+    if not present:
+        return False
+    if expected is None:
+        return actual is None
+    if isinstance(expected, bool):
+        return isinstance(actual, bool) and actual is expected
+    if isinstance(expected, int | float):
+        if actual is None or isinstance(actual, bool | dict | list):
+            return False
+        try:
+            return float(actual) == float(expected)
+        except (TypeError, ValueError):
+            return False
+    if actual is None:
+        return False
+    if isinstance(actual, bool):
+        return expected == ("true" if actual else "false")
+    if isinstance(actual, str):
+        return actual == expected
+    if isinstance(actual, int | float):
+        return float(expected) == float(actual) if _is_number_text(expected) else False
+    return False
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class EventFilter:
-    """One event pattern: the event name plus property equalities (sorted ``(key, value)``)."""
+    """One event pattern: the event name plus property equalities (sorted ``(key, value)``);
+    a customer matches it when at least ``min_count`` matching events fall in the window."""
 
     event: str
     properties: tuple[tuple[str, str | int | float | bool | None], ...] = ()
+    min_count: int = 1
 
     def matches(self, event_name: str, properties: Mapping[str, Any] | None = None) -> bool:
-        """True when an event with this name and these properties matches the filter."""
+        """True when one event with this name and these properties matches the filter
+        (``min_count`` is about how many such events a customer has, not checked here)."""
         if event_name != self.event:
             return False
         props = properties or {}
-        return all(k in props and props[k] == v for k, v in self.properties)
+        return all(property_matches(v, props.get(k), k in props) for k, v in self.properties)
 
 
 @dataclass(frozen=True)
@@ -168,12 +211,19 @@ def _event_filter(iid: str, key: str, item: Any) -> EventFilter:
             raise _fail(iid, f"{key} has an empty event name")
         return EventFilter(item.strip())
     if isinstance(item, Mapping):
-        unknown = set(item) - {"event", "properties"}
+        unknown = set(item) - {"event", "properties", "min_count"}
         if unknown:
             raise _fail(
                 iid,
                 f"{key} filter has unknown key(s) {sorted(map(str, unknown))}; "
-                "expected 'event' and optional 'properties'",
+                "expected 'event' and optional 'properties', 'min_count'",
+            )
+        min_count = item.get("min_count", 1)
+        min_count = 1 if min_count is None else min_count
+        if not _is_int(min_count) or not 1 <= min_count <= 1_000_000:
+            raise _fail(
+                iid,
+                f"{key} filter min_count must be an integer from 1 to 1000000, got {min_count!r}",
             )
         name = item.get("event")
         if not isinstance(name, str) or not name.strip():
@@ -190,7 +240,7 @@ def _event_filter(iid: str, key: str, item: Any) -> EventFilter:
             if isinstance(pv, float) and not math.isfinite(pv):
                 raise _fail(iid, f"{key} filter property {pk!r} must be finite, got {pv!r}")
             pairs.append((pk, pv))
-        return EventFilter(name.strip(), tuple(sorted(pairs, key=lambda kv: kv[0])))
+        return EventFilter(name.strip(), tuple(sorted(pairs, key=lambda kv: kv[0])), min_count)
     raise _fail(iid, f"{key} entries must be an event name or {{event, properties}}, got {item!r}")
 
 

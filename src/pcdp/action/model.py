@@ -28,7 +28,9 @@ The procedure (all of it deterministic for a given frame and ``seed``):
    ``customer_id`` into a *calibration* half and an *evaluation* half. The candidate with the
    higher PR-AUC (average precision) on the calibration half is chosen; the calibrator is fitted
    on the calibration half (isotonic when it holds at least :data:`ISOTONIC_MIN_CLASS_COUNT`
-   positives and negatives, else sigmoid / Platt on the logit of the raw score). Every published
+   positives and negatives - interpolated linearly between the centres of its blocks, so the
+   scores keep the model's ranking instead of a few dozen tied steps -, else sigmoid / Platt
+   on the logit of the raw score). Every published
    metric, the threshold, the precision curve and the feature importances come from the
    evaluation half only, which took part in neither fitting, selection nor calibration.
 5. **Threshold.** The target precision comes from ``precision_level`` (see
@@ -138,7 +140,11 @@ class SignedLog1p(TransformerMixin, BaseEstimator):
 
 @dataclass(frozen=True, eq=False)
 class Calibrator:
-    """Maps raw model probabilities to calibrated ones (``isotonic`` or ``sigmoid``)."""
+    """Maps raw model probabilities to calibrated ones (``isotonic`` or ``sigmoid``).
+
+    For ``isotonic``, ``model`` is the pair ``(knots_x, knots_y)`` of the interpolated isotonic
+    fit (see :func:`_fit_calibrator`); for ``sigmoid`` a fitted logistic regression on the logit
+    of the raw score."""
 
     method: str
     model: Any
@@ -146,7 +152,8 @@ class Calibrator:
     def transform(self, raw: np.ndarray) -> np.ndarray:
         raw = np.asarray(raw, dtype=np.float64)
         if self.method == "isotonic":
-            out = self.model.predict(raw)
+            knots_x, knots_y = self.model
+            out = np.interp(raw, knots_x, knots_y)
         else:
             out = self.model.predict_proba(_logit(raw).reshape(-1, 1))[:, 1]
         return np.clip(np.asarray(out, dtype=np.float64), 0.0, 1.0)
@@ -165,13 +172,27 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
+def _isotonic_knots(iso: IsotonicRegression, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Knots of the *interpolated* isotonic map: one per block of the step function, at the
+    block's mean raw score with the block's value. Interpolating linearly between them keeps
+    the calibration of the blocks but not their ties: a plain isotonic fit maps every customer
+    to one of a few dozen values, so segments (score >= threshold) could only grow in large
+    jumps and the precision level was met only coarsely."""
+    xs = np.sort(np.asarray(raw, dtype=np.float64))
+    fitted = iso.predict(xs)
+    starts = np.flatnonzero(np.r_[True, fitted[1:] != fitted[:-1]])
+    sums = np.add.reduceat(xs, starts)
+    sizes = np.diff(np.r_[starts, len(xs)])
+    return sums / sizes, fitted[starts]
+
+
 def _fit_calibrator(raw: np.ndarray, y: np.ndarray, seed: int) -> Calibrator:
     n_pos = int(y.sum())
     n_neg = int(len(y) - n_pos)
     if min(n_pos, n_neg) >= ISOTONIC_MIN_CLASS_COUNT:
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
         iso.fit(raw, y)
-        return Calibrator("isotonic", iso)
+        return Calibrator("isotonic", _isotonic_knots(iso, raw))
     platt = LogisticRegression(C=1e4, max_iter=1000, random_state=seed)
     platt.fit(_logit(raw).reshape(-1, 1), y)
     return Calibrator("sigmoid", platt)

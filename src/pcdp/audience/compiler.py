@@ -13,12 +13,16 @@ Semantics:
 * ``is null`` on a list also matches an empty list, and on text also matches the empty string
   (an empty string is a missing value); ``is not null`` is its exact complement.
 * Text ``=``/``!=``/``in`` are exact (case-sensitive).
-* ``L contains V`` (lists only) is true when some label of ``L``, compared lower-case, equals
-  ``V`` or starts with ``V`` followed by a character that is not a letter or digit (space, ``>``,
-  ``&``, ``/``, ``-``, ...).  ``V`` is trimmed first.  So ``contains Technology`` matches
-  ``Technology & Computing``, ``contains Shoes`` matches ``Shoes`` and ``Shoes > Running``,
-  ``contains "Apparel > Shoes"`` matches ``Apparel > Shoes > Running``, and ``contains Tech``
-  matches none of them (whole words only).
+* ``L contains V`` (lists only) is true when some label of ``L``, ignoring case, has ``V`` as
+  its leading words, or as the leading words of one of its `` > ``-separated segments (labels
+  such as product categories are paths like ``Apparel > Shoes > Running``).  "Leading words"
+  means the label (or segment) starts with ``V`` followed by the end or by a character that is
+  not a letter or digit (space, ``>``, ``&``, ``/``, ``-``, ...).  ``V`` is trimmed first, and
+  a ``>`` in ``V`` matches a ``>`` in the label with any spacing around it.  So
+  ``contains Technology`` matches ``Technology & Computing``; ``contains Shoes`` matches
+  ``Shoes``, ``Shoes > Running`` and ``Apparel > Shoes``; ``contains "Shoes > Running"``
+  matches ``Apparel > Shoes > Running``; ``contains Tech`` matches none of them and
+  ``contains Computing`` does not match ``Technology & Computing`` (whole leading words only).
 * The whole compiled expression is wrapped in ``COALESCE(..., FALSE)``: it is never null.
 """
 
@@ -218,7 +222,15 @@ class _Compiler:
             label = v.text.strip()
             if not label:
                 raise self.fail("contains needs a non-empty value", v.pos, v.end)
-            return _contains_sql(quote_ident(name), quote_literal(label))
+            parts = [part.strip() for part in label.split(">")]
+            if not all(parts):
+                raise self.fail(
+                    f"contains value {_show(label)} has an empty part around '>'",
+                    v.pos,
+                    v.end,
+                    hint="write a path such as Apparel > Shoes",
+                )
+            return _contains_sql(quote_ident(name), parts)
         if isinstance(node, IsNull):
             name, typ = self.resolve(node.attr)
             col = quote_ident(name)
@@ -240,13 +252,29 @@ class _Compiler:
         raise TypeError(f"not a filter node: {node!r}")  # pragma: no cover
 
 
-def _contains_sql(col: str, lit: str) -> str:
+# ASCII characters that are not letters, digits, "_" or space: escaped in regular expressions.
+_REGEX_SPECIAL = frozenset(chr(c) for c in range(0x21, 0x7F) if not (chr(c).isalnum() or c == 0x5F))
+
+
+def _regex_literal(text: str) -> str:
+    """``text`` as an RE2 pattern matching itself (non-ASCII characters are never special)."""
+    return "".join("\\" + ch if ch in _REGEX_SPECIAL else ch for ch in text)
+
+
+def contains_pattern(parts: list[str]) -> str:
+    """The RE2 pattern ``contains`` uses for a value already split into its ``>`` parts.
+
+    Case-insensitive; matches at the start of the label or of a ``>``-separated segment, and
+    ends at the end of the label or before a character that is not a letter or digit.
+    """
+    body = r"\s*>\s*".join(_regex_literal(part) for part in parts)
+    return r"(?i)(?:^|>\s*)" + body + r"(?:$|[^\p{L}\p{N}])"
+
+
+def _contains_sql(col: str, parts: list[str]) -> str:
     x = LAMBDA_VAR
-    return (
-        f"(len(list_filter({col}, lambda {x}: starts_with(lower({x}), lower({lit})) "
-        f"AND NOT regexp_full_match(substr(lower({x}), length(lower({lit})) + 1, 1), "
-        f"'[\\p{{L}}\\p{{N}}]'))) > 0)"
-    )
+    lit = quote_literal(contains_pattern(parts))
+    return f"(len(list_filter({col}, lambda {x}: regexp_matches({x}, {lit}))) > 0)"
 
 
 def _show(text: str) -> str:

@@ -36,13 +36,22 @@ def validate(instance_id: str, params: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise InstanceConfigError(
             f"instance '{instance_id}': unknown key(s) for rfm: {', '.join(sorted(unknown))}"
+            " (allowed: description, segment_map)"
         )
+    out = dict(params)
     segment_map = params.get("segment_map")
-    if segment_map is not None and not isinstance(segment_map, str):
-        raise InstanceConfigError(
-            f"instance '{instance_id}': segment_map must be the path of a CSV file"
-        )
-    return dict(params)
+    if segment_map is not None:
+        if not isinstance(segment_map, str) or not segment_map.strip():
+            raise InstanceConfigError(
+                f"instance '{instance_id}': segment_map must be the path of a CSV file"
+            )
+        path = Path(segment_map.strip()).expanduser().resolve()
+        if not path.is_file():
+            raise InstanceConfigError(
+                f"instance '{instance_id}': segment_map {segment_map!r} does not exist"
+            )
+        out["segment_map"] = str(path)
+    return out
 
 
 def _segment_map_sql(spec: InstanceSpec, context: RunContext) -> str:
@@ -53,10 +62,10 @@ def _segment_map_sql(spec: InstanceSpec, context: RunContext) -> str:
     else:
         if not Path(path).is_file():
             raise FileNotFoundError(f"segment_map {path} does not exist")
+        literal = "'" + str(path).replace("'", "''") + "'"
         context.con.execute(
-            "create or replace temp view pcdp_rfm_custom_map as"
-            " select * from read_csv(?, header = true)",
-            [str(path)],
+            "create or replace temp table pcdp_rfm_custom_map as"
+            f" select * from read_csv({literal}, header = true)"
         )
         relation = "pcdp_rfm_custom_map"
     try:
@@ -64,7 +73,7 @@ def _segment_map_sql(spec: InstanceSpec, context: RunContext) -> str:
             f"select count(distinct (recency_score, frequency_score)) filter ("
             f" where recency_score between 1 and 5 and frequency_score between 1 and 5"
             f" and segment is not null) from {relation}"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     except duckdb.Error as error:
         raise ValueError(
             f"segment map needs columns recency_score, frequency_score, segment: {error}"
@@ -112,7 +121,7 @@ def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
                 and scored.frequency_score = segment_map.frequency_score
         """
     )
-    predictions = context.con.execute(
+    predictions = context.con.sql(
         f"""
         select customer_id, '{prefix}_cluster' as attribute, to_json(segment)::varchar as value,
             'string' as value_type

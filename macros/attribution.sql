@@ -1,0 +1,19 @@
+{#
+  Left joins that attribute a row of `relation_alias` (with user_id, email, anonymous_id) to a
+  unified customer: by user id, then email, then anonymous id. Use with
+  pcdp_attributed_customer_id() in the select list.
+#}
+{% macro pcdp_customer_attribution_joins(relation_alias) %}
+    {% for identifier_type in ['user_id', 'email', 'anonymous_id'] %}
+        left join {{ ref('customer_identifiers') }} as by_{{ identifier_type }}
+            on
+                by_{{ identifier_type }}.identifier_type = '{{ identifier_type }}'
+                and {{ relation_alias }}.{{ identifier_type }}
+                = by_{{ identifier_type }}.identifier_value
+    {% endfor %}
+{% endmacro %}
+
+
+{% macro pcdp_attributed_customer_id() %}
+    coalesce(by_user_id.customer_id, by_email.customer_id, by_anonymous_id.customer_id)
+{%- endmacro %}

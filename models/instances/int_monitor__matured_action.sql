@@ -1,0 +1,337 @@
+{{ config(materialized='table') }}
+-- Closing the loop for action_prediction instances: the latest earlier predictions whose
+-- future window has fully passed by this as-of date (as_of + future_window_days <= this
+-- as-of) are compared with what the scored customers then did. The outcome follows the
+-- instance's configuration as written (model_instances.config): `positive` / `negative` (an
+-- event name, a list, or {event, properties, min_count} filters), `outcome` (did / did_not)
+-- and `future_window_days` [30]; the window is [as_of + 1 day, as_of + 1 + future_window_days).
+-- One row per instance and metric: matured_as_of (text), matured_customers, matured_positives,
+-- matured_base_rate, matured_segment_count, matured_precision (realised precision of the
+-- segment), matured_recall and matured_auc.
+with
+
+predictions as (
+    select * from {{ ref('predictions') }}
+),
+
+instances as (
+    select * from {{ ref('int_model_instances') }}
+),
+
+customer_events as (
+    select * from {{ ref('int_customer_events') }}
+),
+
+action_instances as (
+    select
+        instance_id,
+        coalesce(
+            try_cast(json_extract_string(config, '$.future_window_days') as integer), 30
+        ) as future_window_days,
+        coalesce(json_extract_string(config, '$.outcome'), 'did') as outcome,
+        json_extract(config, '$.positive') as positive,
+        json_extract(config, '$.negative') as negative
+    from instances
+    where type = 'action_prediction' and configured_status != 'draft'
+),
+
+scores as (
+    select
+        predictions.instance_id,
+        predictions.customer_id,
+        predictions.as_of,
+        action_instances.future_window_days,
+        try_cast(predictions.value as double) as score
+    from predictions
+    inner join action_instances on predictions.instance_id = action_instances.instance_id
+    where
+        predictions.attribute = predictions.instance_id || '_score'
+        and predictions.as_of + action_instances.future_window_days <= {{ pcdp_as_of_date() }}
+),
+
+matured_dates as (
+    select
+        instance_id,
+        max(as_of) as matured_as_of
+    from scores
+    group by instance_id
+),
+
+windows as (
+    select
+        action_instances.*,
+        matured_dates.matured_as_of,
+        cast(matured_dates.matured_as_of as timestamp) + interval 1 day as window_start,
+        cast(matured_dates.matured_as_of as timestamp)
+        + to_days(1 + action_instances.future_window_days) as window_end
+    from action_instances
+    inner join matured_dates on action_instances.instance_id = matured_dates.instance_id
+),
+
+scored as (
+    select
+        scores.instance_id,
+        scores.customer_id,
+        scores.score,
+        coalesce(try_cast(segments.value as boolean), false) as in_segment
+    from scores
+    inner join matured_dates
+        on
+            scores.instance_id = matured_dates.instance_id
+            and scores.as_of = matured_dates.matured_as_of
+    left join predictions as segments
+        on
+            scores.instance_id = segments.instance_id
+            and scores.customer_id = segments.customer_id
+            and scores.as_of = segments.as_of
+            and segments.attribute = scores.instance_id || '_segment'
+    where scores.score is not null
+),
+
+-- each outcome filter: (instance, side, position) → event, properties, min_count
+filter_items as (
+    select
+        instance_id,
+        'positive' as side,
+        unnest(
+            from_json(
+                case when json_type(positive) = 'ARRAY' then positive else json_array(positive) end,
+                '["JSON"]'
+            )
+        ) as item
+    from windows
+    where positive is not null
+    union all
+    select
+        instance_id,
+        'negative' as side,
+        unnest(
+            from_json(
+                case when json_type(negative) = 'ARRAY' then negative else json_array(negative) end,
+                '["JSON"]'
+            )
+        ) as item
+    from windows
+    where negative is not null and json_type(negative) != 'NULL'
+),
+
+filters as (
+    select
+        instance_id,
+        side,
+        row_number() over (partition by instance_id, side order by item) as filter_number,
+        case
+            when json_type(item) = 'VARCHAR' then trim(json_extract_string(item, '$'))
+            else trim(json_extract_string(item, '$.event'))
+        end as event_name,
+        case when json_type(item) = 'OBJECT' then json_extract(item, '$.properties') end
+            as properties,
+        case
+            when json_type(item) = 'OBJECT'
+                then coalesce(try_cast(json_extract_string(item, '$.min_count') as integer), 1)
+            else 1
+        end as min_count
+    from filter_items
+),
+
+filter_properties as (
+    select
+        instance_id,
+        side,
+        filter_number,
+        property_key,
+        json_extract(properties, '/' || replace(replace(property_key, '~', '~0'), '/', '~1'))
+            as expected
+    from (
+        select
+            *,
+            unnest(json_keys(properties)) as property_key
+        from filters
+        where json_type(properties) = 'OBJECT'
+    ) as object_filters
+),
+
+window_events as (
+    select
+        filters.instance_id,
+        filters.side,
+        filters.filter_number,
+        customer_events.customer_id,
+        customer_events.event_id,
+        customer_events.properties
+    from customer_events
+    inner join filters on customer_events.event_name = filters.event_name
+    inner join windows
+        on
+            filters.instance_id = windows.instance_id
+            and customer_events.occurred_at >= windows.window_start
+            and customer_events.occurred_at < windows.window_end
+),
+
+-- an event matches a filter when every property of the filter equals the event's (as text,
+-- or as numbers when both are numbers; a null expects a JSON null)
+property_misses as (
+    select distinct
+        window_events.instance_id,
+        window_events.side,
+        window_events.filter_number,
+        window_events.event_id
+    from window_events
+    inner join filter_properties
+        on
+            window_events.instance_id = filter_properties.instance_id
+            and window_events.side = filter_properties.side
+            and window_events.filter_number = filter_properties.filter_number
+    where not coalesce(
+        case
+            when json_type(filter_properties.expected) = 'NULL'
+                then json_type(
+                    try_cast(window_events.properties as json),
+                    '/' || replace(replace(filter_properties.property_key, '~', '~0'), '/', '~1')
+                ) = 'NULL'
+            else
+                json_extract_string(
+                    try_cast(window_events.properties as json),
+                    '/' || replace(replace(filter_properties.property_key, '~', '~0'), '/', '~1')
+                ) = json_extract_string(filter_properties.expected, '$')
+                or try_cast(
+                    json_extract_string(
+                        try_cast(window_events.properties as json),
+                        '/'
+                        || replace(replace(filter_properties.property_key, '~', '~0'), '/', '~1')
+                    ) as double
+                ) = try_cast(json_extract_string(filter_properties.expected, '$') as double)
+        end,
+        false
+    )
+),
+
+filter_counts as (
+    select
+        window_events.instance_id,
+        window_events.side,
+        window_events.filter_number,
+        window_events.customer_id,
+        count(*) as matched_events
+    from window_events
+    left join property_misses
+        on
+            window_events.instance_id = property_misses.instance_id
+            and window_events.side = property_misses.side
+            and window_events.filter_number = property_misses.filter_number
+            and window_events.event_id = property_misses.event_id
+    where property_misses.event_id is null
+    group by
+        window_events.instance_id,
+        window_events.side,
+        window_events.filter_number,
+        window_events.customer_id
+),
+
+reached as (
+    select
+        filter_counts.instance_id,
+        filter_counts.customer_id,
+        bool_or(filter_counts.side = 'positive') as did_positive,
+        bool_or(filter_counts.side = 'negative') as did_negative
+    from filter_counts
+    inner join filters
+        on
+            filter_counts.instance_id = filters.instance_id
+            and filter_counts.side = filters.side
+            and filter_counts.filter_number = filters.filter_number
+    where filter_counts.matched_events >= filters.min_count
+    group by filter_counts.instance_id, filter_counts.customer_id
+),
+
+labelled as (
+    select
+        scored.instance_id,
+        scored.customer_id,
+        scored.score,
+        scored.in_segment,
+        case
+            when coalesce(reached.did_positive, false) then 1
+            -- with `negative`, a customer who did neither has no outcome
+            when windows.negative is not null and not coalesce(reached.did_negative, false)
+                then null
+            else 0
+        end as label_did,
+        windows.outcome
+    from scored
+    inner join windows on scored.instance_id = windows.instance_id
+    left join reached
+        on scored.instance_id = reached.instance_id and scored.customer_id = reached.customer_id
+),
+
+outcomes as (
+    select
+        instance_id,
+        score,
+        in_segment,
+        case when outcome = 'did_not' then 1 - label_did else label_did end as outcome_label,
+        -- average rank of the score (ties share their mean rank), for the AUC
+        rank() over (partition by instance_id order by score)
+        + (count(*) over (partition by instance_id, score) - 1) / 2.0 as score_rank
+    from labelled
+    where label_did is not null
+),
+
+summary as (
+    select
+        instance_id,
+        cast(count(*) as double) as matured_customers,
+        cast(sum(outcome_label) as double) as matured_positives,
+        avg(outcome_label) as matured_base_rate,
+        cast(count(*) filter (where in_segment) as double) as matured_segment_count,
+        avg(outcome_label) filter (where in_segment) as matured_precision,
+        sum(outcome_label) filter (where in_segment)
+        / nullif(sum(outcome_label), 0) as matured_recall,
+        (
+            sum(score_rank) filter (where outcome_label = 1)
+            - sum(outcome_label) * (sum(outcome_label) + 1) / 2.0
+        ) / nullif(sum(outcome_label) * (count(*) - sum(outcome_label)), 0) as matured_auc
+    from outcomes
+    group by instance_id
+),
+
+metrics as (
+    select
+        windows.instance_id,
+        'matured_as_of' as metric,
+        cast(null as double) as value,
+        cast(windows.matured_as_of as varchar) as value_text
+    from windows
+    inner join summary on windows.instance_id = summary.instance_id
+    union all
+    select
+        instance_id,
+        metric,
+        value,
+        cast(null as varchar) as value_text
+    from summary
+    unpivot (
+        value for metric in (
+            matured_customers,
+            matured_positives,
+            matured_base_rate,
+            matured_segment_count,
+            matured_precision,
+            matured_recall,
+            matured_auc
+        )
+    )
+),
+
+final as (
+    select
+        {{ pcdp_run_id() }} as run_id,
+        instance_id,
+        {{ pcdp_as_of_date() }} as as_of,
+        metric,
+        value,
+        value_text
+    from metrics
+)
+
+select * from final

@@ -1,0 +1,239 @@
+{{ config(materialized='table') }}
+-- Score drift of this run: for every non-draft instance with predictions at this as-of date
+-- and at an earlier one, the population stability index (PSI) of each attribute against the
+-- instance's latest earlier as-of (the baseline). Numbers are binned at the baseline's deciles
+-- (the top bin is open); booleans, text and the first label of a list are categories
+-- (at most var monitor_max_categories of them). One row per instance and metric:
+-- psi_<attribute>, psi_max, and drift_baseline_as_of (text).
+with
+
+predictions as (
+    select * from {{ ref('predictions') }}
+),
+
+instances as (
+    select * from {{ ref('int_model_instances') }}
+),
+
+monitored as (
+    select predictions.*
+    from predictions
+    inner join instances on predictions.instance_id = instances.instance_id
+    where
+        instances.configured_status != 'draft'
+        and predictions.value_type in ('number', 'integer', 'boolean', 'string', 'array')
+),
+
+baseline_dates as (
+    select
+        instance_id,
+        max(as_of) as baseline_as_of
+    from monitored
+    where as_of < {{ pcdp_as_of_date() }}
+    group by instance_id
+),
+
+sides as (
+    select
+        monitored.instance_id,
+        monitored.attribute,
+        monitored.customer_id,
+        monitored.value_type,
+        baseline_dates.baseline_as_of,
+        case
+            when monitored.as_of = {{ pcdp_as_of_date() }} then 'current' else 'baseline'
+        end as side,
+        case
+            when monitored.value_type in ('number', 'integer')
+                then try_cast(monitored.value as double)
+        end as number_value,
+        case
+            when monitored.value_type = 'array'
+                then coalesce(json_extract_string(monitored.value, '$[0]'), '(none)')
+            when monitored.value_type = 'string'
+                then coalesce(json_extract_string(monitored.value, '$'), '(none)')
+            when monitored.value_type = 'boolean' then coalesce(monitored.value, '(none)')
+        end as category
+    from monitored
+    inner join baseline_dates on monitored.instance_id = baseline_dates.instance_id
+    where
+        monitored.as_of = {{ pcdp_as_of_date() }}
+        or monitored.as_of = baseline_dates.baseline_as_of
+),
+
+-- attributes present on both sides
+compared as (
+    select
+        instance_id,
+        attribute,
+        max(value_type) as value_type
+    from sides
+    group by instance_id, attribute
+    having
+        count(*) filter (where side = 'current') > 0
+        and count(*) filter (where side = 'baseline') > 0
+        and count(distinct value_type) = 1
+        and (
+            max(value_type) in ('number', 'integer')
+            or count(distinct category) filter (where side = 'baseline')
+            <= {{ var('monitor_max_categories', 50) }}
+        )
+),
+
+baseline_tiles as (
+    select
+        sides.instance_id,
+        sides.attribute,
+        sides.number_value,
+        ntile(10) over (
+            partition by sides.instance_id, sides.attribute order by sides.number_value
+        ) as tile
+    from sides
+    inner join compared
+        on sides.instance_id = compared.instance_id and sides.attribute = compared.attribute
+    where
+        sides.side = 'baseline'
+        and compared.value_type in ('number', 'integer')
+        and sides.number_value is not null
+),
+
+tile_tops as (
+    select
+        instance_id,
+        attribute,
+        tile,
+        max(number_value) as top_value
+    from baseline_tiles
+    group by instance_id, attribute, tile
+),
+
+-- the cut points: each tile's top value but the last (so the top bin is open above)
+cuts as (
+    select distinct
+        tile_tops.instance_id,
+        tile_tops.attribute,
+        tile_tops.top_value as cut
+    from tile_tops
+    where
+        tile_tops.top_value < (
+            select max(all_tops.top_value)
+            from tile_tops as all_tops
+            where
+                all_tops.instance_id = tile_tops.instance_id
+                and all_tops.attribute = tile_tops.attribute
+        )
+),
+
+numeric_bins as (
+    select
+        sides.instance_id,
+        sides.attribute,
+        sides.side,
+        sides.customer_id,
+        case
+            when sides.number_value is null then 'null'
+            else cast(count(cuts.cut) as varchar)
+        end as bin
+    from sides
+    inner join compared
+        on sides.instance_id = compared.instance_id and sides.attribute = compared.attribute
+    left join cuts
+        on
+            sides.instance_id = cuts.instance_id
+            and sides.attribute = cuts.attribute
+            and sides.number_value > cuts.cut
+    where compared.value_type in ('number', 'integer')
+    group by sides.instance_id, sides.attribute, sides.side, sides.customer_id, sides.number_value
+),
+
+category_bins as (
+    select
+        sides.instance_id,
+        sides.attribute,
+        sides.side,
+        sides.customer_id,
+        sides.category as bin
+    from sides
+    inner join compared
+        on sides.instance_id = compared.instance_id and sides.attribute = compared.attribute
+    where compared.value_type not in ('number', 'integer')
+),
+
+binned as (
+    select * from numeric_bins
+    union all
+    select * from category_bins
+),
+
+shares as (
+    select
+        instance_id,
+        attribute,
+        bin,
+        count(*) filter (where side = 'current') as current_count,
+        count(*) filter (where side = 'baseline') as baseline_count
+    from binned
+    group by instance_id, attribute, bin
+),
+
+proportions as (
+    select
+        instance_id,
+        attribute,
+        bin,
+        -- a floor keeps an empty bin from making the index infinite
+        greatest(
+            current_count / sum(current_count) over (partition by instance_id, attribute), 0.0001
+        ) as current_share,
+        greatest(
+            baseline_count / sum(baseline_count) over (partition by instance_id, attribute), 0.0001
+        ) as baseline_share
+    from shares
+),
+
+psi as (
+    select
+        instance_id,
+        attribute,
+        sum((current_share - baseline_share) * ln(current_share / baseline_share)) as psi
+    from proportions
+    group by instance_id, attribute
+),
+
+metrics as (
+    select
+        instance_id,
+        'psi_' || attribute as metric,
+        psi as value,
+        cast(null as varchar) as value_text
+    from psi
+    union all
+    select
+        instance_id,
+        'psi_max' as metric,
+        max(psi) as value,
+        cast(null as varchar) as value_text
+    from psi
+    group by instance_id
+    union all
+    select
+        baseline_dates.instance_id,
+        'drift_baseline_as_of' as metric,
+        cast(null as double) as value,
+        cast(baseline_dates.baseline_as_of as varchar) as value_text
+    from baseline_dates
+    where baseline_dates.instance_id in (select psi.instance_id from psi)
+),
+
+final as (
+    select
+        {{ pcdp_run_id() }} as run_id,
+        instance_id,
+        {{ pcdp_as_of_date() }} as as_of,
+        metric,
+        value,
+        value_text
+    from metrics
+)
+
+select * from final

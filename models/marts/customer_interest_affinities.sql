@@ -1,0 +1,88 @@
+-- One row per customer, interest instance and label: the customer's affinity for the label in
+-- the instance's latest run up to this as-of date (the <id>_affinity records of predictions),
+-- with its share of the customer's affinity at the same label depth and its rank there
+-- (1 = strongest). For finer audiences than the top-k lists in customer_profile, e.g. every
+-- customer whose affinity for "Apparel > Shoes" is at least 2.
+with
+
+predictions as (
+    select * from {{ ref('predictions') }}
+),
+
+instances as (
+    select * from {{ ref('int_model_instances') }}
+),
+
+interest_instances as (
+    select
+        instance_id,
+        type as instance_type
+    from instances
+    where type like 'interest\_%' escape '\' and configured_status != 'draft'
+),
+
+affinity_records as (
+    select
+        predictions.customer_id,
+        predictions.instance_id,
+        interest_instances.instance_type,
+        predictions.as_of,
+        predictions.value
+    from predictions
+    inner join interest_instances
+        on predictions.instance_id = interest_instances.instance_id
+    where
+        predictions.attribute = predictions.instance_id || '_affinity'
+        and predictions.as_of <= {{ pcdp_as_of_date() }}
+),
+
+latest_as_of as (
+    select
+        instance_id,
+        max(as_of) as as_of
+    from affinity_records
+    group by instance_id
+),
+
+current_records as (
+    select affinity_records.*
+    from affinity_records
+    inner join latest_as_of
+        on
+            affinity_records.instance_id = latest_as_of.instance_id
+            and affinity_records.as_of = latest_as_of.as_of
+),
+
+unnested as (
+    select
+        current_records.customer_id,
+        current_records.instance_id,
+        current_records.instance_type,
+        current_records.as_of,
+        entry.key as label,  -- noqa: RF04
+        len(string_split(entry.key, ' > ')) as label_depth,
+        cast(entry.value as double) as affinity
+    from current_records,
+        json_each(current_records.value) as entry
+),
+
+final as (
+    select
+        customer_id,
+        instance_id,
+        label,
+        instance_type,
+        label_depth,
+        affinity,
+        affinity / sum(affinity) over (
+            partition by customer_id, instance_id, label_depth
+        ) as affinity_share,
+        row_number() over (
+            partition by customer_id, instance_id, label_depth
+            order by affinity desc, label asc
+        ) as label_rank,
+        as_of
+    from unnested
+)
+
+select * from final

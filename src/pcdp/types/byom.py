@@ -1,0 +1,34 @@
+"""byom instances: a packaged scikit-learn model scored into one typed predictive attribute.
+
+The instance keys, the package format and the safety rules are in pcdp.byom; this module
+registers the validator and the runner. Inputs: `customer_features`, and for `level: account`
+`accounts` (stg_raw__accounts) and `customer_identifiers`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pcdp.byom.instance import ByomConfigError, score_instance, validate_params
+from pcdp.instances import InstanceConfigError, InstanceSpec, register_validator
+from pcdp.runtime import InstanceResult, RunContext, register_runner
+
+
+def validate(instance_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return validate_params(instance_id, params)
+    except ByomConfigError as error:
+        raise InstanceConfigError(f"instance '{instance_id}': {error}") from error
+
+
+def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
+    relations = {"customer_features": context.relation("customer_features")}
+    if spec.params["level"] == "account":
+        relations["accounts"] = context.relation("accounts")
+        relations["customer_identifiers"] = context.relation("customer_identifiers")
+    predictions, metrics = score_instance(spec.params, context.con, relations)
+    return InstanceResult(predictions=predictions, metrics=metrics)
+
+
+register_validator("byom", validate)
+register_runner("byom", run)
