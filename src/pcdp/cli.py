@@ -92,6 +92,11 @@ def run_dates(
                     if outcome.publication.parquet is not None:
                         where = f"{where} and {outcome.publication.parquet}"
                     _say(f"published to {where} in {outcome.publication.seconds:.1f}s")
+                    # Read from the serving file just published, i.e. this run's results.
+                    from pcdp.commands import audience, signals
+
+                    for line in audience.summary_lines(db) + signals.summary_lines(db):
+                        _say(line)
     except runstate.RunInProgressError as error:
         print(f"pcdp run: {error}", file=sys.stderr)
         return 3
