@@ -7,7 +7,7 @@ and setting `handler` (a function of the parsed arguments returning the exit cod
 import importlib
 from types import ModuleType
 
-COMMAND_MODULES: tuple[str, ...] = ("audience", "byom", "instances", "signals")
+COMMAND_MODULES: tuple[str, ...] = ("audience", "byom", "instances", "report", "signals")
 
 
 def command_modules() -> list[ModuleType]:
