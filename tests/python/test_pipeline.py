@@ -252,57 +252,39 @@ def test_events_after_cutoffs_do_not_change_features(warehouse, raw_dir, tmp_pat
     assert all(new[1] - old[1] in (0, 1) for old, new in zip(before, after, strict=True))
 
 
-def test_missing_required_column_fails_with_a_plain_message(raw_dir, tmp_path, capsys):
+def _run_on_broken_copy(raw_dir: Path, tmp_path: Path, damage) -> int:
+    """Copy the raw directory, damage the copy, and return `pcdp run`'s exit code on it."""
     broken = tmp_path / "raw"
     shutil.copytree(raw_dir, broken)
-    orders = (broken / "orders.csv").read_text().replace("order_id", "order_number", 1)
-    (broken / "orders.csv").write_text(orders)
-    argv = [
-        "run",
-        "--raw",
-        str(broken),
-        "--db",
-        str(tmp_path / "x.duckdb"),
-        "--as-of",
-        "2025-12-31",
-    ]
-    assert main(argv) == 1
+    damage(broken)
+    db = tmp_path / "x.duckdb"
+    return main(["run", "--raw", str(broken), "--db", str(db), "--as-of", "2025-12-31"])
+
+
+def test_missing_required_column_fails_with_a_plain_message(raw_dir, tmp_path, capsys):
+    def rename_order_id(raw: Path) -> None:
+        orders = (raw / "orders.csv").read_text().replace("order_id", "order_number", 1)
+        (raw / "orders.csv").write_text(orders)
+
+    assert _run_on_broken_copy(raw_dir, tmp_path, rename_order_id) == 1
     output = capsys.readouterr().out
     assert "raw dataset 'orders'" in output
     assert "lacks required column(s): order_id" in output
 
 
 def test_missing_required_dataset_fails_with_a_plain_message(raw_dir, tmp_path, capsys):
-    broken = tmp_path / "raw"
-    shutil.copytree(raw_dir, broken)
-    (broken / "identifies.parquet").unlink()
-    argv = [
-        "run",
-        "--raw",
-        str(broken),
-        "--db",
-        str(tmp_path / "x.duckdb"),
-        "--as-of",
-        "2025-12-31",
-    ]
-    assert main(argv) == 1
+    def remove_identifies(raw: Path) -> None:
+        (raw / "identifies.parquet").unlink()
+
+    assert _run_on_broken_copy(raw_dir, tmp_path, remove_identifies) == 1
     assert "raw dataset 'identifies' is required" in capsys.readouterr().out
 
 
 def test_unreadable_file_fails_naming_the_file(raw_dir, tmp_path, capsys):
-    broken = tmp_path / "raw"
-    shutil.copytree(raw_dir, broken)
-    (broken / "identifies.parquet").write_bytes(b"this is not parquet")
-    argv = [
-        "run",
-        "--raw",
-        str(broken),
-        "--db",
-        str(tmp_path / "x.duckdb"),
-        "--as-of",
-        "2025-12-31",
-    ]
-    assert main(argv) == 1
+    def corrupt_identifies(raw: Path) -> None:
+        (raw / "identifies.parquet").write_bytes(b"this is not parquet")
+
+    assert _run_on_broken_copy(raw_dir, tmp_path, corrupt_identifies) == 1
     assert "identifies.parquet" in capsys.readouterr().out
 
 
