@@ -36,9 +36,12 @@ def connect(db: Path, serving: bool = True) -> duckdb.DuckDBPyConnection:
         raise WarehouseError(f"{path}: cannot open the warehouse: {error}") from error
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+def has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the warehouse's main schema has a table or view `name`."""
     found = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [name]
+        "select count(*) from information_schema.tables"
+        " where table_name = ? and table_schema = current_schema()",
+        [name],
     ).fetchone()
     return bool(found and found[0])
 
@@ -63,13 +66,13 @@ def run_summary(db: Path, run_id: str | None = None) -> str:
         ).fetchall()
         features = con.execute("select count(*) from customer_features").fetchone()[0]
         runs, checks = [], []
-        if run_id is not None and _has_table(con, "model_runs"):
+        if run_id is not None and has_relation(con, "model_runs"):
             runs = con.execute(
                 "select instance_id, status, rows_scored, error from model_runs"
                 " where run_id = ? order by instance_id",
                 [run_id],
             ).fetchall()
-        if run_id is not None and _has_table(con, "model_monitoring"):
+        if run_id is not None and has_relation(con, "model_monitoring"):
             checks = con.execute(
                 "select instance_id, passed, message from model_monitoring where run_id = ?"
                 " order by instance_id, check_name, metric",
@@ -167,7 +170,7 @@ def _published_instances(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
         )
         for row in rows
     }
-    if _has_table(con, "model_runs") and _has_table(con, "model_metrics"):
+    if has_relation(con, "model_runs") and has_relation(con, "model_metrics"):
         metrics = con.execute(
             """
             with latest as (
@@ -201,9 +204,9 @@ def status_table(db: Path, instances_file: Path | None = None) -> str:
     instances: dict[str, dict] = {}
     try:
         with connect(db) as con:
-            if _has_table(con, "model_instances"):
+            if has_relation(con, "model_instances"):
                 instances = _published_instances(con)
-            if _has_table(con, publish.PUBLICATION_TABLE):
+            if has_relation(con, publish.PUBLICATION_TABLE):
                 run_id, as_of, published_at = con.execute(
                     "select any_value(run_id), cast(any_value(as_of) as varchar),"
                     f" cast(any_value(published_at) as varchar) from {publish.PUBLICATION_TABLE}"
@@ -395,7 +398,7 @@ def _segments(attributes: dict, types: dict) -> list[tuple[str, str]]:
 
 def _audience_views(con: duckdb.DuckDBPyConnection) -> tuple[list, list]:
     """(name, view) of the built customer audiences and of the built account audiences."""
-    if not _has_table(con, "audience_definitions"):
+    if not has_relation(con, "audience_definitions"):
         return [], []
     rows = con.execute(
         "select audience_name, view_name, target from audience_definitions"
@@ -416,7 +419,7 @@ def _audience_views(con: duckdb.DuckDBPyConnection) -> tuple[list, list]:
 
 
 def _accounts(con: duckdb.DuckDBPyConnection, customer_id: str, audiences: list) -> list[dict]:
-    if not _has_table(con, "stg_raw__accounts"):
+    if not has_relation(con, "stg_raw__accounts"):
         return []
     rows = con.execute(
         "select distinct accounts.account_id, accounts.account_name"
@@ -440,7 +443,7 @@ def _accounts(con: duckdb.DuckDBPyConnection, customer_id: str, audiences: list)
 
 def _score_history(con: duckdb.DuckDBPyConnection, customer_id: str, history: int) -> list[tuple]:
     """(as_of, attribute, value) of numeric predictions, the last ``history`` as-of dates."""
-    if history <= 0 or not _has_table(con, "predictions"):
+    if history <= 0 or not has_relation(con, "predictions"):
         return []
     return con.execute(
         "with mine as (select as_of, attribute, try_cast(value as double) as value"

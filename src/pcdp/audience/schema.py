@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from pcdp.duckdb_types import INTEGER_TYPES
+
 
 class AttrType(StrEnum):
     NUMBER = "number"
@@ -53,27 +55,13 @@ def normalize_schema(schema: dict[str, Any]) -> Schema:
     return out
 
 
-_INTEGER_DB_TYPES = (
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "UHUGEINT",
-)
-
-
 def attr_type_for_db_type(db_type: str) -> AttrType | None:
     """Map a DuckDB column type to an attribute type; ``None`` for types filters cannot use."""
     t = db_type.strip().upper()
     if t.endswith("[]"):
         inner = t[:-2]
         return AttrType.LIST if inner in ("VARCHAR", "TEXT", "STRING") else None
-    if t in _INTEGER_DB_TYPES:
+    if t in INTEGER_TYPES:
         return AttrType.INTEGER
     if t.startswith(("DECIMAL", "NUMERIC", "DOUBLE", "FLOAT", "REAL")):
         return AttrType.NUMBER

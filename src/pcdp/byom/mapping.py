@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pcdp.byom.format import PackageError
+from pcdp.duckdb_types import INTEGER_TYPES
 
 FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "abs": (1, 1),
@@ -65,18 +66,6 @@ _TOKEN = re.compile(
     r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[-+*/(),]))"
 )
-_INTEGER_TYPES = {
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "UHUGEINT",
-}
 _CAST = {"number": "DOUBLE", "integer": "BIGINT", "boolean": "BOOLEAN", "string": "VARCHAR"}
 
 
@@ -270,7 +259,7 @@ def feature_kind(duckdb_type: str) -> str | None:
     upper = duckdb_type.upper()
     if upper == "BOOLEAN":
         return "boolean"
-    if upper in _INTEGER_TYPES:
+    if upper in INTEGER_TYPES:
         return "integer"
     if upper in ("FLOAT", "DOUBLE", "REAL") or upper.startswith("DECIMAL"):
         return "number"

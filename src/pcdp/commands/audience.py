@@ -36,15 +36,6 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    found = con.execute(
-        "select count(*) from information_schema.tables"
-        " where table_name = ? and table_schema = current_schema()",
-        [name],
-    ).fetchone()
-    return bool(found and found[0])
-
-
 def warehouse_schemas(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The attribute schema of each audience target in a built warehouse (None if absent)."""
     schemas: dict[str, Any] = {}
@@ -117,7 +108,7 @@ def _members_sql(con: duckdb.DuckDBPyConnection, name: str, file: str | None) ->
         return row["target"], f"(select * from {relation} where {row['filter_sql']})"
     view = f"audience_{name}"
     target = "customer"
-    if has_relation(con, "audience_definitions"):
+    if warehouse.has_relation(con, "audience_definitions"):
         found = con.execute(
             "select status, error, target from audience_definitions where audience_name = ?",
             [name],
@@ -126,9 +117,9 @@ def _members_sql(con: duckdb.DuckDBPyConnection, name: str, file: str | None) ->
             raise UsageError(f"audience '{name}' was refused by the last run: {found[1]}")
         if found:
             target = found[2]
-    if not has_relation(con, view):
+    if not warehouse.has_relation(con, view):
         known = []
-        if has_relation(con, "audience_definitions"):
+        if warehouse.has_relation(con, "audience_definitions"):
             known = [
                 r[0]
                 for r in con.execute(
@@ -287,7 +278,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def summary_lines(db: Path) -> list[str]:
     """What `pcdp run` should print about audiences: views built and refused audiences."""
     with warehouse.connect(Path(db)) as con:
-        if not has_relation(con, "audience_definitions"):
+        if not warehouse.has_relation(con, "audience_definitions"):
             return ["audiences: none built (no audience_definitions)"]
         rows = con.execute(
             "select entry, audience_name, target, status, error, member_count, audiences_file"

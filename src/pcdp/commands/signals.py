@@ -14,7 +14,8 @@ import duckdb
 import yaml
 
 from pcdp import warehouse
-from pcdp.commands.audience import copy_to, has_relation, output_format
+from pcdp.commands.audience import copy_to, output_format
+from pcdp.warehouse import has_relation
 
 TABLE = "signal_conversion_values"
 COLUMNS = (
