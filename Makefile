@@ -9,7 +9,7 @@ DEMO_CUSTOMERS ?= 5000
 DEMO_AS_OF ?= 2025-12-31
 export PCDP_DB ?= $(DEMO_DIR)/pcdp.duckdb
 
-.PHONY: install demo test lint pytest clean bench test-dagster test-large
+.PHONY: install browser demo test lint pytest clean bench test-dagster test-large
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,15 @@ lint: install
 	$(BIN)/ruff format --check src tests bench python_models
 	$(BIN)/sqlfluff lint models tests/dbt --processes 2
 
-pytest: install
+# The report test opens the report in headless Chromium: Debian's packages, installed when
+# missing (as root, or with sudo).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+pytest: install browser
 	$(BIN)/pytest
 
 test: lint pytest

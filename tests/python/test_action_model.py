@@ -18,6 +18,7 @@ from pcdp.action import (
     EligibleRule,
     EventFilter,
     TrainingError,
+    calibration_curve,
     expected_calibration_error,
     min_useful_segment,
     parse_action_config,
@@ -302,6 +303,7 @@ def test_precision_curve(result):
         "threshold",
         "precision",
         "recall",
+        "false_positive_rate",
         "segment_share",
         "segment_count",
         "lift",
@@ -309,9 +311,27 @@ def test_precision_curve(result):
     assert 5 <= len(curve) <= 100
     assert curve["threshold"].is_monotonic_decreasing
     assert curve["segment_count"].is_monotonic_increasing
+    assert curve["false_positive_rate"].is_monotonic_increasing
     assert curve["recall"].iloc[-1] == pytest.approx(1.0)
+    assert curve["false_positive_rate"].iloc[-1] == pytest.approx(1.0)
     assert curve["segment_share"].iloc[-1] == pytest.approx(1.0)
     assert curve["lift"].iloc[-1] == pytest.approx(1.0)
+    # the ROC area under the curve's points is close to the published AUC (points are coarse)
+    fpr = np.concatenate([[0.0], curve["false_positive_rate"]])
+    tpr = np.concatenate([[0.0], curve["recall"]])
+    area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    assert area == pytest.approx(result.metrics["roc_auc"], abs=0.02)
+
+
+def test_calibration_curve_matches_the_expected_calibration_error(result):
+    curve = result.calibration_curve.to_pandas()
+    assert list(curve["bin"]) == list(range(1, 11))
+    assert curve["customers"].sum() == result.metrics["evaluation_rows"]
+    assert curve["predicted_mean"].is_monotonic_increasing
+    gap = (curve["predicted_mean"] - curve["observed_rate"]).abs()
+    ece = float((gap * curve["customers"]).sum() / curve["customers"].sum())
+    assert ece == pytest.approx(result.metrics["expected_calibration_error"])
+    assert calibration_curve(np.array([]), np.array([])).num_rows == 0
 
 
 def test_unreachable_target_is_recorded_not_empty():

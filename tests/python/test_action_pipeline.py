@@ -387,7 +387,7 @@ def test_every_example_instance_completes_with_profile_columns(con):
 
 
 @pytest.mark.slow
-def test_metrics_and_precision_curve_are_published(con):
+def test_metrics_precision_and_calibration_curves_are_published(con):
     wanted = {
         "roc_auc",
         "pr_auc",
@@ -428,6 +428,7 @@ def test_metrics_and_precision_curve_are_published(con):
             "threshold",
             "precision",
             "recall",
+            "false_positive_rate",
             "segment_share",
             "segment_count",
             "lift",
@@ -435,6 +436,16 @@ def test_metrics_and_precision_curve_are_published(con):
         thresholds = [p["threshold"] for p in curve]
         assert thresholds == sorted(thresholds, reverse=True)
         assert curve[-1]["segment_share"] == pytest.approx(1.0)
+        bins = [
+            json.loads(v)
+            for (v,) in con.execute(
+                "select value from model_curves where instance_id = ? and curve ="
+                " 'calibration_curve' order by point",
+                [iid],
+            ).fetchall()
+        ]
+        assert [b["bin"] for b in bins] == list(range(1, 11))
+        assert sum(b["customers"] for b in bins) == numbers["evaluation_rows"]
 
 
 def truth_outcomes(raw: Path) -> dict[str, str]:

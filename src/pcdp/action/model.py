@@ -88,6 +88,7 @@ __all__ = [
     "ActionModelResult",
     "Calibrator",
     "TrainingError",
+    "calibration_curve",
     "expected_calibration_error",
     "min_useful_segment",
     "precision_curve",
@@ -301,17 +302,31 @@ def _uniform_sample(idx: np.ndarray, h: np.ndarray, budget: int) -> np.ndarray:
 # Metrics, precision curve, threshold
 
 
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    """ECE over ``bins`` equal-mass bins of the score (see the module docstring)."""
+def calibration_curve(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pa.Table:
+    """Reliability table over ``bins`` equal-mass bins of the score (see the module docstring):
+    per bin, its number, size, mean score and observed positive rate, lowest scores first."""
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
-    if len(y) == 0:
-        return float("nan")
     order = np.argsort(p, kind="stable")
-    total = 0.0
-    for part in np.array_split(order, min(bins, len(order))):
-        total += len(part) * abs(p[part].mean() - y[part].mean())
-    return float(total / len(y))
+    parts = np.array_split(order, min(bins, len(order))) if len(order) else []
+    return pa.table(
+        {
+            "bin": pa.array(range(1, len(parts) + 1), pa.int64()),
+            "customers": pa.array([len(part) for part in parts], pa.int64()),
+            "predicted_mean": pa.array([p[part].mean() for part in parts], pa.float64()),
+            "observed_rate": pa.array([y[part].mean() for part in parts], pa.float64()),
+        }
+    )
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """ECE over ``bins`` equal-mass bins of the score (see the module docstring)."""
+    table = calibration_curve(y, p, bins)
+    if table.num_rows == 0:
+        return float("nan")
+    size = table["customers"].to_numpy().astype(np.float64)
+    gap = np.abs(table["predicted_mean"].to_numpy() - table["observed_rate"].to_numpy())
+    return float((size * gap).sum() / size.sum())
 
 
 def min_useful_segment(n: int) -> int:
@@ -336,7 +351,8 @@ def _segment_stats(
 
 
 def precision_curve(y: np.ndarray, s: np.ndarray, points: int = 100) -> pa.Table:
-    """Precision, recall, segment size and lift of ``score >= threshold`` at the score
+    """Precision, recall (true positive rate), false positive rate, segment size and lift of
+    ``score >= threshold`` at the score
     quantiles that give the top 1 %, 2 %, ... 100 % (``points`` steps); duplicate thresholds
     (tied scores) appear once."""
     y = np.asarray(y, dtype=np.float64)
@@ -347,6 +363,7 @@ def precision_curve(y: np.ndarray, s: np.ndarray, points: int = 100) -> pa.Table
     thresholds = np.unique(s_desc[ks - 1])[::-1]
     sizes, tp = _segment_stats(s_desc, cum_tp, thresholds)
     positives = max(float(cum_tp[-1]), 1e-12)
+    negatives = max(n - float(cum_tp[-1]), 1e-12)
     base = positives / n
     precision = tp / sizes
     return pa.table(
@@ -354,6 +371,7 @@ def precision_curve(y: np.ndarray, s: np.ndarray, points: int = 100) -> pa.Table
             "threshold": thresholds,
             "precision": precision,
             "recall": tp / positives,
+            "false_positive_rate": (sizes - tp) / negatives,
             "segment_share": sizes / n,
             "segment_count": sizes.astype(np.int64),
             "lift": precision / base,
@@ -423,6 +441,7 @@ class ActionModelResult:
     threshold: float
     metrics: dict[str, float]
     precision_curve: pa.Table
+    calibration_curve: pa.Table
     top_features: tuple[tuple[str, float], ...]
     candidate_pr_auc: dict[str, float]
     training_cutoffs: tuple[Any, ...]
@@ -730,6 +749,7 @@ def _train(
         threshold=choice.threshold,
         metrics=metrics,
         precision_curve=precision_curve(y_ev, s_ev),
+        calibration_curve=calibration_curve(y_ev, s_ev),
         top_features=top_features,
         candidate_pr_auc=cand_ap,
         training_cutoffs=tuple(_cutoff_value(table, cut_all, c) for c in cutoffs[:-1]),

@@ -34,8 +34,10 @@ level); metrics from the core (``roc_auc``, ``pr_auc``, ``log_loss``, ``brier``,
 ``expected_calibration_error``, ``base_rate``, ``lift_top_decile``, precision / recall / size at
 the threshold, ``threshold``, ``precision_target`` and ``precision_target_reached``, training
 rows), ``chosen_model`` and ``calibration_method`` as text, ``feature_importance.<feature>``
-for the top features, scoring counts; and the curve ``precision_curve`` (threshold, precision,
-recall, segment_share, segment_count, lift) measured on the held-out evaluation half.
+for the top features, scoring counts; and the curves ``precision_curve`` (threshold, precision,
+recall, false_positive_rate, segment_share, segment_count, lift: ROC, precision-recall, gains
+and lift all follow from it) and ``calibration_curve`` (bin, customers, predicted_mean,
+observed_rate over 10 equal-mass score bins), measured on the held-out evaluation half.
 """
 
 from __future__ import annotations
@@ -436,7 +438,10 @@ def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
     return InstanceResult(
         predictions=predictions,
         metrics=metrics,
-        curves={"precision_curve": result.precision_curve},
+        curves={
+            "precision_curve": result.precision_curve,
+            "calibration_curve": result.calibration_curve,
+        },
     )
 
 
