@@ -1,0 +1,145 @@
+"""Benchmark of a whole nightly run: `pcdp run` with every example instance, per stage.
+
+For each size: generate (or reuse) N customers, run `pcdp run` once in a child process (wall
+time, peak RSS of the process tree from os.wait4), then split the run into stages from dbt's
+run_results.json and manifest.json: the union of the execution intervals of the nodes of each
+stage (dbt runs two nodes at a time), and the rest of the run (dbt start-up, parsing, hooks,
+publishing). The floor is one DuckDB pass that aggregates the same raw events per identifier.
+With two sizes it prints the growth of each figure.
+
+    python bench/bench_nightly.py --customers 100000 1000000 --reuse
+
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from pcdp.generate import generate
+
+AS_OF = "2025-12-31"
+
+
+def stage_of(unique_id: str, path: str) -> str:
+    """The bench stage a dbt node belongs to, from its kind and file path."""
+    if unique_id.startswith("test."):
+        return "data tests"
+    if unique_id.startswith("seed."):
+        return "seeds"
+    if path.startswith("models/staging/") or path == "models/marts/quarantine.sql":
+        return "staging + quarantine"
+    for folder in ("identity", "features"):
+        if path.startswith(f"models/{folder}/"):
+            return folder
+    name = Path(path).stem
+    if name.startswith("instance_outputs__"):
+        return "instance type " + name.removeprefix("instance_outputs__")
+    if path.startswith(("models/instances/", "python_models/instances/")):
+        return "instance history + monitoring"
+    return "marts + audiences"
+
+
+def busy_seconds(intervals: list[tuple[dt.datetime, dt.datetime]]) -> float:
+    """Length of the union of the intervals."""
+    total, end = 0.0, None
+    for start, stop in sorted(intervals):
+        if end is None or start > end:
+            total += (stop - start).total_seconds()
+            end = stop
+        elif stop > end:
+            total += (stop - end).total_seconds()
+            end = stop
+    return total
+
+
+def stage_seconds(artefacts: Path) -> dict[str, float]:
+    """Seconds per stage of the last dbt invocation whose artefacts are in ``artefacts``."""
+    results = json.loads((artefacts / "run_results.json").read_text())["results"]
+    nodes = json.loads((artefacts / "manifest.json").read_text())["nodes"]
+    intervals: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
+    for result in results:
+        node = nodes.get(result["unique_id"], {})
+        stage = stage_of(result["unique_id"], node.get("original_file_path", ""))
+        for step in result.get("timing", []):
+            if step.get("name") == "execute" and step.get("started_at"):
+                span = (
+                    dt.datetime.fromisoformat(step["started_at"].replace("Z", "+00:00")),
+                    dt.datetime.fromisoformat(step["completed_at"].replace("Z", "+00:00")),
+                )
+                intervals.setdefault(stage, []).append(span)
+    return {stage: busy_seconds(spans) for stage, spans in sorted(intervals.items())}
+
+
+def bench_size(customers: int, out: Path, reuse: bool) -> dict[str, float | int]:
+    raw = (out / f"raw_{customers}").resolve()
+    db = (out / f"nightly_{customers}.duckdb").resolve()
+    figures: dict[str, float | int] = {"customers": customers}
+    if not (reuse and (raw / "_truth" / "manifest.json").is_file()):
+        started = time.perf_counter()
+        generate(raw, customers=customers, seed=1)
+        figures["generate s"] = round(time.perf_counter() - started, 1)
+    manifest = json.loads((raw / "_truth" / "manifest.json").read_text())
+    figures["events"] = manifest["row_counts"]["events"]
+    for stale in (db, db.with_name(db.stem + ".serving.duckdb")):
+        stale.unlink(missing_ok=True)
+
+    pcdp = str(Path(sys.executable).with_name("pcdp"))
+    command = [pcdp, "run", "--raw", str(raw), "--db", str(db), "--as-of", AS_OF]
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603
+    _, status, usage = os.wait4(child.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(command)}")
+    total = time.perf_counter() - started
+    figures["whole run s"] = round(total, 1)
+    figures["whole run peak_rss_gb"] = round(usage.ru_maxrss / 1024**2, 2)
+    stages = stage_seconds(db.parent / f".{db.name}.dbt" / "target")
+    for stage, seconds in stages.items():
+        figures[f"  {stage} s"] = round(seconds, 1)
+    figures["  rest (dbt start-up, hooks, publishing) s"] = round(total - sum(stages.values()), 1)
+
+    events = str(raw / "events" / "*.parquet")
+    with duckdb.connect() as con:
+        started = time.perf_counter()
+        con.execute(
+            "select coalesce(user_id, email, anonymous_id) as who, count(*), max(occurred_at)"
+            " from read_parquet(?) group by 1",
+            [events],
+        ).fetchall()
+        floor = time.perf_counter() - started
+    figures["floor: one pass over the events s"] = round(floor, 2)
+    figures["ratio whole run / floor"] = round(total / floor, 1)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--out", type=Path, default=Path("bench/out"))
+    parser.add_argument("--reuse", action="store_true", help="keep generated data if present")
+    args = parser.parse_args()
+
+    runs = [bench_size(n, args.out, args.reuse) for n in args.customers]
+    names = list(dict.fromkeys(name for figures in runs for name in figures))
+    print(f"{'figure':<48}" + "".join(f"{n:>14,}" for n in args.customers), end="")
+    print(f"{'growth':>10}" if len(runs) == 2 else "")
+    for name in names[1:]:
+        values = [figures.get(name) for figures in runs]
+        line = f"{name:<48}" + "".join(f"{v if v is not None else '-':>14}" for v in values)
+        if len(runs) == 2 and all(isinstance(v, int | float) and v for v in values):
+            line += f"{values[1] / values[0]:>9.1f}x"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
