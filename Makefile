@@ -14,7 +14,7 @@ export PCDP_DB ?= $(DEMO_DIR)/pcdp.duckdb
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,dagster]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -49,15 +49,9 @@ test-large: install
 bench: install
 	$(BIN)/python bench/bench_foundation.py
 
-DAGSTER_VENV := .venv-dagster
-$(DAGSTER_VENV)/.installed: pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(DAGSTER_VENV)
-	$(DAGSTER_VENV)/bin/pip install --quiet -c constraints.txt -e '.[dev,dagster]'
-	touch $@
-
-# Optional: the Dagster integration, in its own environment.
-test-dagster: $(DAGSTER_VENV)/.installed
-	$(DAGSTER_VENV)/bin/pytest tests/orchestration
+# The Dagster integration alone (its tests also run in `make test`).
+test-dagster: install
+	$(BIN)/pytest tests/orchestration
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) target logs dbt_packages .pytest_cache

@@ -2,9 +2,10 @@
 -- Score drift of this run: for every non-draft instance with predictions at this as-of date
 -- and at an earlier one, the population stability index (PSI) of each attribute against the
 -- instance's latest earlier as-of (the baseline). Numbers are binned at the baseline's deciles
--- (the top bin is open); booleans, text and the first label of a list are categories
--- (at most var monitor_max_categories of them). One row per instance and metric:
--- psi_<attribute>, psi_max, and drift_baseline_as_of (text).
+-- (the top bin is open); booleans, text, the first label of a list and the field of a record
+-- with the largest number (the first on ties: e.g. the strongest interest, the most likely
+-- class) are categories (at most var monitor_max_categories of them). One row per instance
+-- and metric: psi_<attribute>, psi_max, and drift_baseline_as_of (text).
 with
 
 predictions as (
@@ -15,13 +16,36 @@ instances as (
     select * from {{ ref('int_model_instances') }}
 ),
 
-monitored as (
+monitored_predictions as (
     select predictions.*
     from predictions
     inner join instances on predictions.instance_id = instances.instance_id
     where
         instances.configured_status != 'draft'
-        and predictions.value_type in ('number', 'integer', 'boolean', 'string', 'array')
+        and predictions.value_type in (
+            'number', 'integer', 'boolean', 'string', 'array', 'record'
+        )
+),
+
+monitored as (
+    select
+        *,
+        -- a record's field names and, in the same order, their values when they are JSON
+        -- numbers (else null)
+        case
+            when value_type = 'record' then json_keys(try_cast(value as json))
+        end as record_keys,
+        case
+            when value_type = 'record'
+                then list_transform(
+                    json_extract(try_cast(value as json), '$.*'),
+                    lambda field: case
+                        when json_type(field) in ('BIGINT', 'UBIGINT', 'DOUBLE')
+                            then cast(field as double)
+                    end
+                )
+        end as record_numbers
+    from monitored_predictions
 ),
 
 baseline_dates as (
@@ -53,6 +77,12 @@ sides as (
             when monitored.value_type = 'string'
                 then coalesce(json_extract_string(monitored.value, '$'), '(none)')
             when monitored.value_type = 'boolean' then coalesce(monitored.value, '(none)')
+            when monitored.value_type = 'record' and list_max(monitored.record_numbers) is null
+                then '(none)'
+            when monitored.value_type = 'record'
+                then monitored.record_keys[
+                    list_position(monitored.record_numbers, list_max(monitored.record_numbers))
+                ]
         end as category
     from monitored
     inner join baseline_dates on monitored.instance_id = baseline_dates.instance_id

@@ -1,6 +1,6 @@
-"""The optional Dagster integration (extra `dagster`; run with `make test-dagster`, outside the
-default test run): the definitions load, the schedule is daily, and materialising one
-partition in process is a full pcdp run - lock, run state, publication."""
+"""The optional Dagster integration (extra `dagster`, which `make test` installs): the
+definitions load, the schedule is daily, and materialising one partition in process is a full
+pcdp run - lock, run state, publication."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
-import pytest
 
-dagster = pytest.importorskip("dagster")
-
-from pcdp import publish, runstate  # noqa: E402
-from pcdp.dagster_defs import JOB_NAME, build_definitions  # noqa: E402
-from pcdp.generate import generate  # noqa: E402
+from pcdp import publish, runstate
+from pcdp.dagster_defs import JOB_NAME, build_definitions
+from pcdp.generate import generate
 
 AS_OF = "2025-12-31"
 
