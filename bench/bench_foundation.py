@@ -7,6 +7,9 @@ ru_maxrss). A one-pass DuckDB aggregation over the same events is the floor to c
     python bench/bench_foundation.py --customers 1000000     # ~50 M events
     python bench/bench_foundation.py --customers 100000 --reuse
 
+Each stage also reports its SQL time (dbt's elapsed time, so wall time minus it is dbt start-up)
+and its slowest models, from the stage's own target/run_results.json.
+
 Prints figures; asserts nothing.
 """
 
@@ -18,6 +21,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +34,7 @@ STAGES = {
     "staging + quarantine": "path:models/staging path:models/marts/quarantine.sql",
     "identity": "path:models/identity",
     "features": "int_customer_events int_customer_orders customer_features",
+    "training snapshots": "customer_feature_snapshots",
 }
 
 
@@ -71,9 +76,20 @@ def main() -> None:
     common = ["--project-dir", str(project), "--profiles-dir", str(project), "--vars", dbt_vars]
     _timed_child([dbt, "seed", *common], env)
     for stage, selection in STAGES.items():
-        seconds, rss = _timed_child([dbt, "run", "--select", *selection.split(), *common], env)
+        with tempfile.TemporaryDirectory() as target:
+            seconds, rss = _timed_child(
+                [dbt, "run", "--select", *selection.split(), *common, "--target-path", target],
+                env,
+            )
+            results = json.loads((Path(target) / "run_results.json").read_text())
         figures[f"{stage} s"] = round(seconds, 1)
         figures[f"{stage} peak_rss_gb"] = round(rss, 2)
+        figures[f"{stage} sql s"] = round(results["elapsed_time"], 1)
+        slowest = sorted(results["results"], key=lambda result: -result["execution_time"])[:3]
+        figures[f"{stage} slowest"] = ", ".join(
+            f"{result['unique_id'].rsplit('.', 1)[-1]} {result['execution_time']:.1f}"
+            for result in slowest
+        )
     figures["identity + features s"] = round(
         float(figures["identity s"]) + float(figures["features s"]), 1
     )

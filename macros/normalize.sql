@@ -53,32 +53,82 @@
 {%- endmacro %}
 
 
-{# The original values of a raw row, as JSON text, for the quarantine output. #}
-{% macro pcdp_raw_record(relation_alias) %}
-    cast(to_json({{ relation_alias }}) as varchar)
+{# The original values of a raw row (a struct, e.g. `raw_values`), as JSON text, for the quarantine. #}
+{% macro pcdp_raw_record(raw_values) %}
+    cast(to_json({{ raw_values }}) as varchar)
 {%- endmacro %}
 
 
 {#
-  The closing CTEs of a base model, after a `checked` CTE that has `raw_record` (the original
-  values as JSON) and `row_problem` (the first broken row-level rule, or null):
-  - ranked: the row's rank among rows sharing `key_columns` (rows with a problem sort last, then
-    by `order_by` and the raw values, so which copy is kept is deterministic);
+  The opening CTEs of a base model with a key, after a `source` CTE of raw rows:
+  - key_copies: a hash of each key (`key_expressions`, the key columns as the model parses
+    them) that more than one raw row carries;
+  - flagged: every raw row, with `raw_values` (its original values as a struct) and
+    `has_copies` (its key may be shared with another row: rows with equal keys have equal
+    hashes, so every duplicate is flagged; a rare hash collision only flags a few more rows).
+  Only flagged rows need ranking among their copies (pcdp_quarantine_ctes), so the ranking
+  and its JSON tie-break never touch the rest.
+#}
+{% macro pcdp_key_copies_ctes(key_expressions) %}
+    key_copies as (
+        select hash({{ key_expressions | join(', ') }}) as key_hash
+        from source
+        group by key_hash
+        having count(*) > 1
+    ),
+
+    flagged as not materialized (
+        select
+            source as raw_values,
+            source.*,
+            key_copies.key_hash is not null as has_copies
+        from source
+        left join key_copies
+            on hash({{ key_expressions | join(', ') }}) = key_copies.key_hash
+    ),
+{% endmacro %}
+
+
+{#
+  The closing CTEs of a base model, after a `checked` CTE that has `raw_values` (the original
+  values as a struct), `row_problem` (the first broken rule of the row alone, or null) and, with
+  key_columns, `has_copies` (from pcdp_key_copies_ctes):
+  - single_rows / copied_rows / ranked: the row's rank among rows sharing `key_columns` (rows
+    with a problem sort last, then by `order_by` and the raw values as JSON, so which copy is
+    kept is deterministic); only rows flagged has_copies are ranked, the rest are first;
   - classified: quarantine_reason = the row problem, else duplicate_key:<key> for later copies;
-  - final: helper columns dropped, raw_record kept only for quarantined rows.
+  - final: helper columns dropped, raw_record (JSON text) only for quarantined rows.
   With no key_columns there is no duplicate rule.
 #}
 {% macro pcdp_quarantine_ctes(key_columns, order_by, helper_columns=[]) %}
-    {% set dropped = ['raw_record', 'row_problem'] + helper_columns %}
+    {% set dropped = ['raw_values', 'row_problem'] + helper_columns %}
     {% if key_columns %}
-        ranked as (
+        single_rows as (
+            select
+                *,
+                1 as key_occurrence
+            from checked
+            where not has_copies
+        ),
+
+        copied_rows as (
             select
                 *,
                 row_number() over (
                     partition by {{ key_columns | join(', ') }}
-                    order by row_problem is not null, {{ order_by }}, raw_record
+                    order by
+                        row_problem is not null,
+                        {{ order_by }},
+                        {{ pcdp_raw_record('raw_values') }}
                 ) as key_occurrence
             from checked
+            where has_copies
+        ),
+
+        ranked as (
+            select * from single_rows
+            union all
+            select * from copied_rows
         ),
 
         classified as (
@@ -93,7 +143,7 @@
                 ) as quarantine_reason
             from ranked
         ),
-        {% do dropped.append('key_occurrence') %}
+        {% do dropped.extend(['has_copies', 'key_occurrence']) %}
     {% else %}
         classified as (
             select
@@ -106,7 +156,9 @@
     final as (
         select
             * exclude ({{ dropped | join(', ') }}),
-            case when quarantine_reason is not null then raw_record end as raw_record
+            case
+                when quarantine_reason is not null then {{ pcdp_raw_record('raw_values') }}
+            end as raw_record
         from classified
     )
 {% endmacro %}

@@ -28,6 +28,12 @@
   Features per (customer_id, cutoff_at) row of `spine`, from events and orders strictly before
   each row's cutoff: the same logic serves the as-of mart and earlier training snapshots, and
   nothing at or after a cutoff can reach its features.
+  Cutoffs are day boundaries (midnight, see pcdp_feature_cutoff), so "before the cutoff" and
+  "in the last N days" select whole days: most event features are summed from one row per
+  customer and active day (with the gap since the previous active day), which is several
+  times smaller than the events and is shared by every cutoff. Only the features that need
+  the events themselves (distinct categories and pages, counts by event name) read them, and
+  only the last 90 days before each cutoff.
 #}
 {% macro pcdp_point_in_time_features(spine) %}
     {% set windows = var('feature_windows_days') %}
@@ -42,7 +48,42 @@
         select * from {{ ref('int_customer_orders') }}
     ),
 
-    past_events as (
+    event_days as (
+        select
+            customer_id,
+            cast(occurred_at as date) as active_date,
+            min(occurred_at) as first_event_at,
+            max(occurred_at) as last_event_at,
+            count(*) as day_events,
+            count(*) filter (where product_id is not null) as day_product_events,
+            count(*) filter (where page_url is not null) as day_page_events
+        from events
+        group by customer_id, cast(occurred_at as date)
+    ),
+
+    event_day_gaps as (
+        select
+            *,
+            {{ dbt.datediff(
+                'lag(active_date) over (partition by customer_id order by active_date)',
+                'active_date',
+                'day'
+            ) }} as gap_days
+        from event_days
+    ),
+
+    past_event_days as (
+        select
+            {{ spine }}.cutoff_at,
+            event_day_gaps.*
+        from event_day_gaps
+        inner join {{ spine }}
+            on
+                event_day_gaps.customer_id = {{ spine }}.customer_id
+                and event_day_gaps.active_date < {{ spine }}.cutoff_at
+    ),
+
+    recent_events as (
         select
             {{ spine }}.cutoff_at,
             events.*
@@ -51,6 +92,7 @@
             on
                 events.customer_id = {{ spine }}.customer_id
                 and events.occurred_at < {{ spine }}.cutoff_at
+                and events.occurred_at >= {{ dbt.dateadd('day', -90, spine ~ '.cutoff_at') }}
     ),
 
     past_orders as (
@@ -68,17 +110,32 @@
         select
             customer_id,
             cutoff_at,
-            min(occurred_at) as first_event_at,
-            max(occurred_at) as last_event_at,
-            count(*) as events_total,
+            min(first_event_at) as first_event_at,
+            max(last_event_at) as last_event_at,
+            cast(sum(day_events) as bigint) as events_total,
             {% for window in windows %}
+                cast(sum(day_events) filter (
+                    where active_date >= {{ dbt.dateadd('day', -(window | int), 'cutoff_at') }}
+                ) as bigint) as events_{{ window }}d,
                 count(*) filter (
-                    where occurred_at >= {{ dbt.dateadd('day', -(window | int), 'cutoff_at') }}
-                ) as events_{{ window }}d,
-                count(distinct cast(occurred_at as date)) filter (
-                    where occurred_at >= {{ dbt.dateadd('day', -(window | int), 'cutoff_at') }}
+                    where active_date >= {{ dbt.dateadd('day', -(window | int), 'cutoff_at') }}
                 ) as active_days_{{ window }}d,
             {% endfor %}
+            count(*) as active_days_total,
+            cast(sum(day_product_events) filter (
+                where active_date >= {{ dbt.dateadd('day', -30, 'cutoff_at') }}
+            ) as bigint) as product_events_30d,
+            cast(sum(day_page_events) filter (
+                where active_date >= {{ dbt.dateadd('day', -30, 'cutoff_at') }}
+            ) as bigint) as page_events_30d
+        from past_event_days
+        group by customer_id, cutoff_at
+    ),
+
+    recent_event_features as (
+        select
+            customer_id,
+            cutoff_at,
             {% for event in event_names %}
                 {% for window in [30, 90] %}
                     count(*) filter (
@@ -88,46 +145,10 @@
                     ) as events_{{ event.slug }}_{{ window }}d,
                 {% endfor %}
             {% endfor %}
-            count(distinct cast(occurred_at as date)) as active_days_total,
-            count(distinct product_category) filter (
-                where occurred_at >= {{ dbt.dateadd('day', -90, 'cutoff_at') }}
-            ) as distinct_categories_90d,
-            count(*) filter (
-                where
-                    product_id is not null
-                    and occurred_at >= {{ dbt.dateadd('day', -30, 'cutoff_at') }}
-            ) as product_events_30d,
-            count(*) filter (
-                where
-                    page_url is not null
-                    and occurred_at >= {{ dbt.dateadd('day', -30, 'cutoff_at') }}
-            ) as page_events_30d,
-            count(distinct page_url) filter (
-                where occurred_at >= {{ dbt.dateadd('day', -90, 'cutoff_at') }}
-            ) as distinct_pages_90d
-        from past_events
+            count(distinct product_category) as distinct_categories_90d,
+            count(distinct page_url) as distinct_pages_90d
+        from recent_events
         group by customer_id, cutoff_at
-    ),
-
-    active_dates as (
-        select distinct
-            customer_id,
-            cutoff_at,
-            cast(occurred_at as date) as active_date
-        from past_events
-    ),
-
-    gaps as (
-        select
-            customer_id,
-            cutoff_at,
-            active_date,
-            {{ dbt.datediff(
-                'lag(active_date) over (partition by customer_id, cutoff_at order by active_date)',
-                'active_date',
-                'day'
-            ) }} as gap_days
-        from active_dates
     ),
 
     gap_features as (
@@ -142,7 +163,7 @@
             - avg(gap_days) filter (
                 where active_date < {{ dbt.dateadd('day', -90, 'cutoff_at') }}
             ) as gap_trend_days
-        from gaps
+        from past_event_days
         group by customer_id, cutoff_at
     ),
 
@@ -151,7 +172,7 @@
             customer_id,
             cutoff_at,
             gap_days as last_gap_days
-        from gaps
+        from past_event_days
         qualify row_number() over (
             partition by customer_id, cutoff_at order by active_date desc
         ) = 1
@@ -217,7 +238,7 @@
             {% endfor %}
             {% for event in event_names %}
                 {% for window in [30, 90] %}
-                    coalesce(event_features.events_{{ event.slug }}_{{ window }}d, 0)
+                    coalesce(recent_event_features.events_{{ event.slug }}_{{ window }}d, 0)
                         as events_{{ event.slug }}_{{ window }}d,
                 {% endfor %}
             {% endfor %}
@@ -227,15 +248,19 @@
             gap_features.max_gap_days,
             last_gaps.last_gap_days,
             gap_features.gap_trend_days,
-            coalesce(event_features.distinct_categories_90d, 0) as distinct_categories_90d,
+            coalesce(recent_event_features.distinct_categories_90d, 0) as distinct_categories_90d,
             coalesce(event_features.product_events_30d, 0) as product_events_30d,
             coalesce(event_features.page_events_30d, 0) as page_events_30d,
-            coalesce(event_features.distinct_pages_90d, 0) as distinct_pages_90d
+            coalesce(recent_event_features.distinct_pages_90d, 0) as distinct_pages_90d
         from {{ spine }}
         left join event_features
             on
                 {{ spine }}.customer_id = event_features.customer_id
                 and {{ spine }}.cutoff_at = event_features.cutoff_at
+        left join recent_event_features
+            on
+                {{ spine }}.customer_id = recent_event_features.customer_id
+                and {{ spine }}.cutoff_at = recent_event_features.cutoff_at
         left join order_features
             on
                 {{ spine }}.customer_id = order_features.customer_id

@@ -21,8 +21,10 @@ features as (
     {{ pcdp_point_in_time_features('spine') }}
 ),
 
+-- Sorted, so that the table's row order (which consumers may stream in) is the same every run.
 final as (
     select * exclude (cutoff_at) from features
+    order by customer_id
 )
 
 select * from final

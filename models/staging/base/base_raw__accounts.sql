@@ -1,20 +1,23 @@
 -- Every raw account membership, with the reason it is quarantined (null when it is used).
 with
 
-source as (
+source as not materialized (
     select * from {{ source('raw', 'accounts') }}
 ),
 
+{{ pcdp_key_copies_ctes([pcdp_text('user_id')]) }}
+
 parsed as (
     select
-        {{ pcdp_raw_record('source') }} as raw_record,
+        raw_values,
+        has_copies,
         {{ pcdp_text('user_id') }} as user_id,
         {{ pcdp_text('account_id') }} as account_id,
         {{ pcdp_text('account_name') }} as account_name
-    from source
+    from flagged
 ),
 
-checked as (
+checked as not materialized (
     select
         *,
         case

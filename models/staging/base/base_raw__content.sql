@@ -1,21 +1,24 @@
 -- Every raw content page, with the reason it is quarantined (null when it is used).
 with
 
-source as (
+source as not materialized (
     select * from {{ source('raw', 'content') }}
 ),
 
+{{ pcdp_key_copies_ctes([pcdp_text('page_url')]) }}
+
 parsed as (
     select
-        {{ pcdp_raw_record('source') }} as raw_record,
+        raw_values,
+        has_copies,
         {{ pcdp_text('page_url') }} as page_url,
         {{ pcdp_text('title') }} as title,
         {{ pcdp_text('description') }} as description,
         {{ pcdp_text('keywords') }} as keywords
-    from source
+    from flagged
 ),
 
-checked as (
+checked as not materialized (
     select
         *,
         case when page_url is null then 'missing_required:page_url' end as row_problem

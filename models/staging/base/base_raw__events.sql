@@ -1,13 +1,16 @@
 -- Every raw event, parsed, with the reason it is quarantined (null when it is used).
 with
 
-source as (
+source as not materialized (
     select * from {{ source('raw', 'events') }}
 ),
 
+{{ pcdp_key_copies_ctes([pcdp_text('event_id')]) }}
+
 parsed as (
     select
-        {{ pcdp_raw_record('source') }} as raw_record,
+        raw_values,
+        has_copies,
         {{ pcdp_text('event_id') }} as event_id,
         {{ pcdp_text('event_name') }} as event_name,
         {{ pcdp_text('occurred_at') }} as occurred_at_text,
@@ -23,10 +26,10 @@ parsed as (
         {{ pcdp_decimal('revenue') }} as revenue,
         upper({{ pcdp_text('currency') }}) as currency,
         {{ pcdp_text('properties') }} as properties
-    from source
+    from flagged
 ),
 
-checked as (
+checked as not materialized (
     select
         *,
         case

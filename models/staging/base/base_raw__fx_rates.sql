@@ -1,22 +1,25 @@
 -- Every raw exchange rate, parsed, with the reason it is quarantined (null when used).
 with
 
-source as (
+source as not materialized (
     select * from {{ source('raw', 'fx_rates') }}
 ),
 
+{{ pcdp_key_copies_ctes(['upper(' ~ pcdp_text('currency') ~ ')', pcdp_date('rate_date')]) }}
+
 parsed as (
     select
-        {{ pcdp_raw_record('source') }} as raw_record,
+        raw_values,
+        has_copies,
         upper({{ pcdp_text('currency') }}) as currency,
         {{ pcdp_text('rate_date') }} as rate_date_text,
         {{ pcdp_date('rate_date') }} as rate_date,
         {{ pcdp_text('rate_to_reporting') }} as rate_text,
         try_cast({{ pcdp_text('rate_to_reporting') }} as double) as rate_to_reporting
-    from source
+    from flagged
 ),
 
-checked as (
+checked as not materialized (
     select
         *,
         case

@@ -2,7 +2,7 @@
 -- quarantined (null when it is used).
 with
 
-source as (
+source as not materialized (
     select * from {{ source('raw', 'orders') }}
 ),
 
@@ -10,9 +10,12 @@ fx_rates as (
     select * from {{ ref('stg_raw__fx_rates') }}
 ),
 
+{{ pcdp_key_copies_ctes([pcdp_text('order_id')]) }}
+
 parsed as (
     select
-        {{ pcdp_raw_record('source') }} as raw_record,
+        raw_values,
+        has_copies,
         {{ pcdp_text('order_id') }} as order_id,
         {{ pcdp_text('user_id') }} as user_id,
         {{ pcdp_email('email') }} as email,
@@ -23,7 +26,7 @@ parsed as (
         {{ pcdp_decimal('amount') }} as amount,
         upper({{ pcdp_text('currency') }}) as currency,
         coalesce(lower({{ pcdp_text('status') }}), 'completed') as status
-    from source
+    from flagged
 ),
 
 converted as (
@@ -40,7 +43,7 @@ converted as (
             and cast(parsed.ordered_at as date) >= fx_rates.rate_date
 ),
 
-checked as (
+checked as not materialized (
     select
         *,
         cast(amount * rate_to_reporting as decimal(18, 4)) as amount_reporting,

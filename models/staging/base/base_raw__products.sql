@@ -1,20 +1,23 @@
 -- Every raw product, with the reason it is quarantined (null when it is used).
 with
 
-source as (
+source as not materialized (
     select * from {{ source('raw', 'products') }}
 ),
 
+{{ pcdp_key_copies_ctes([pcdp_text('product_id')]) }}
+
 parsed as (
     select
-        {{ pcdp_raw_record('source') }} as raw_record,
+        raw_values,
+        has_copies,
         {{ pcdp_text('product_id') }} as product_id,
         {{ pcdp_text('product_name') }} as product_name,
         {{ pcdp_text('category') }} as category
-    from source
+    from flagged
 ),
 
-checked as (
+checked as not materialized (
     select
         *,
         case when product_id is null then 'missing_required:product_id' end as row_problem
