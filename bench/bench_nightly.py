@@ -77,7 +77,11 @@ def stage_seconds(artefacts: Path) -> dict[str, float]:
                     dt.datetime.fromisoformat(step["completed_at"].replace("Z", "+00:00")),
                 )
                 intervals.setdefault(stage, []).append(span)
-    return {stage: busy_seconds(spans) for stage, spans in sorted(intervals.items())}
+    seconds = {stage: busy_seconds(spans) for stage, spans in sorted(intervals.items())}
+    seconds["all nodes (stages overlap: dbt runs two at a time)"] = busy_seconds(
+        [span for spans in intervals.values() for span in spans]
+    )
+    return seconds
 
 
 def bench_size(customers: int, out: Path, reuse: bool) -> dict[str, float | int]:
@@ -104,9 +108,10 @@ def bench_size(customers: int, out: Path, reuse: bool) -> dict[str, float | int]
     figures["whole run s"] = round(total, 1)
     figures["whole run peak_rss_gb"] = round(usage.ru_maxrss / 1024**2, 2)
     stages = stage_seconds(db.parent / f".{db.name}.dbt" / "target")
+    busy = stages.pop("all nodes (stages overlap: dbt runs two at a time)")
     for stage, seconds in stages.items():
         figures[f"  {stage} s"] = round(seconds, 1)
-    figures["  rest (dbt start-up, hooks, publishing) s"] = round(total - sum(stages.values()), 1)
+    figures["  rest (dbt start-up, hooks, publishing) s"] = round(total - busy, 1)
 
     events = str(raw / "events" / "*.parquet")
     with duckdb.connect() as con:
