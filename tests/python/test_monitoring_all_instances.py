@@ -36,6 +36,7 @@ import pytest
 import yaml
 
 from pcdp.cli import main
+from pcdp.instances import INSTANCE_TYPES
 from pcdp.project import project_dir
 
 pytestmark = pytest.mark.slow
@@ -127,15 +128,7 @@ def _types(backfill: dict) -> dict[str, str]:
 
 
 def test_every_example_instance_runs_at_both_dates(backfill):
-    assert set(_types(backfill).values()) == {
-        "action_prediction",
-        "pcltv",
-        "rfm",
-        "interest_product",
-        "interest_iab",
-        "interest_custom",
-        "byom",
-    }
+    assert set(_types(backfill).values()) == set(INSTANCE_TYPES)
     assert "2 as-of dates: 2025-11-30, 2025-12-31" in backfill["output"]
     for instance in backfill["config"]:
         for as_of in (FIRST, SECOND):
