@@ -55,3 +55,20 @@ test-dagster: install
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) target logs dbt_packages .pytest_cache
+
+# The SQL layer on Apache Spark (dbt-spark, in-process PySpark, Java 17) against DuckDB: its
+# own venv (.venv-spark, pinned by constraints-spark.txt on top of constraints.txt), so the main
+# .venv never installs Spark. See README, "Running on Spark locally".
+SPARK_VENV := .venv-spark
+SPARK_STAMP := $(SPARK_VENV)/.installed
+.PHONY: test-spark
+
+$(SPARK_STAMP): pyproject.toml constraints.txt constraints-spark.txt
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(SPARK_VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints-spark.txt \
+	  -e . 'dbt-spark[session]' pytest
+	touch $(SPARK_STAMP)
+
+test-spark: $(SPARK_STAMP)
+	$(SPARK_VENV)/bin/pytest tests/spark

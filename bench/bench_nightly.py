@@ -134,7 +134,11 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep generated data if present")
     args = parser.parse_args()
 
-    runs = [bench_size(n, args.out, args.reuse) for n in args.customers]
+    runs = []
+    for customers in args.customers:
+        runs.append(bench_size(customers, args.out, args.reuse))
+        # each size's figures as soon as they exist: a 1 M run takes many minutes
+        print(json.dumps(runs[-1]), flush=True)
     names = list(dict.fromkeys(name for figures in runs for name in figures))
     print(f"{'figure':<48}" + "".join(f"{n:>14,}" for n in args.customers), end="")
     print(f"{'growth':>10}" if len(runs) == 2 else "")

@@ -1,7 +1,7 @@
 {# Identifier and value normalisation (contract section 1): empty strings are missing values. #}
 
 {% macro pcdp_text(column) %}
-    nullif(trim(cast({{ column }} as varchar)), '')
+    nullif(trim(cast({{ column }} as string)), '')
 {%- endmacro %}
 
 
@@ -15,16 +15,17 @@
   a number of at most ten digits without one is national and gets var default_phone_country_code.
 #}
 {% macro pcdp_phone(column) %}
+    {%- set digits = pcdp_digits_only(pcdp_text(column)) %}
     case
-        when regexp_replace({{ pcdp_text(column) }}, '[^0-9]', '', 'g') = '' then null
-        when starts_with({{ pcdp_text(column) }}, '+')
-            then regexp_replace({{ pcdp_text(column) }}, '[^0-9]', '', 'g')
-        when starts_with(regexp_replace({{ pcdp_text(column) }}, '[^0-9]', '', 'g'), '00')
-            then substr(regexp_replace({{ pcdp_text(column) }}, '[^0-9]', '', 'g'), 3)
-        when length(regexp_replace({{ pcdp_text(column) }}, '[^0-9]', '', 'g')) <= 10
+        when {{ digits }} = '' then null
+        when {{ pcdp_text(column) }} like '+%'
+            then {{ digits }}
+        when {{ digits }} like '00%'
+            then substr({{ digits }}, 3)
+        when length({{ digits }}) <= 10
             then '{{ var("default_phone_country_code") }}'
-            || regexp_replace({{ pcdp_text(column) }}, '[^0-9]', '', 'g')
-        else regexp_replace({{ pcdp_text(column) }}, '[^0-9]', '', 'g')
+            || {{ digits }}
+        else {{ digits }}
     end
 {%- endmacro %}
 
@@ -42,6 +43,14 @@
     timezone('UTC', try_cast({{ pcdp_text(column) }} as timestamptz))
 {%- endmacro %}
 
+{#
+  Spark parses an offset in the text and converts to the session time zone, which the spark
+  profile sets to UTC; text without an offset is read as UTC.
+#}
+{% macro spark__pcdp_timestamp(column) %}
+    try_cast({{ pcdp_text(column) }} as timestamp)
+{%- endmacro %}
+
 
 {% macro pcdp_date(column) %}
     try_cast({{ pcdp_text(column) }} as date)
@@ -55,7 +64,16 @@
 
 {# The original values of a raw row (a struct, e.g. `raw_values`), as JSON text, for the quarantine. #}
 {% macro pcdp_raw_record(raw_values) %}
+    {{ return(adapter.dispatch('pcdp_raw_record', 'pcdp')(raw_values)) }}
+{% endmacro %}
+
+{% macro default__pcdp_raw_record(raw_values) %}
     cast(to_json({{ raw_values }}) as varchar)
+{%- endmacro %}
+
+{# Spark leaves null fields out of JSON unless told otherwise; DuckDB writes them as null. #}
+{% macro spark__pcdp_raw_record(raw_values) %}
+    to_json({{ raw_values }}, map('ignoreNullFields', 'false'))
 {%- endmacro %}
 
 
@@ -77,9 +95,9 @@
         having count(*) > 1
     ),
 
-    flagged as not materialized (
+    flagged as {{ pcdp_cte_not_materialized() }} (
         select
-            source as raw_values,
+            {{ pcdp_row_struct('source') }} as raw_values,
             source.*,
             key_copies.key_hash is not null as has_copies
         from source
@@ -118,7 +136,7 @@
                     partition by {{ key_columns | join(', ') }}
                     order by
                         row_problem is not null,
-                        {{ order_by }},
+                        {{ order_by }} nulls last,
                         {{ pcdp_raw_record('raw_values') }}
                 ) as key_occurrence
             from checked
@@ -155,7 +173,7 @@
 
     final as (
         select
-            * exclude ({{ dropped | join(', ') }}),
+            {{ pcdp_star_except(dropped) }},
             case
                 when quarantine_reason is not null then {{ pcdp_raw_record('raw_values') }}
             end as raw_record

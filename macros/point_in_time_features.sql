@@ -40,7 +40,9 @@
     {% set event_names = pcdp_feature_event_names() %}
     with
 
-    events as (
+    -- Not materialized: read twice (days, recent events), and a materialized copy of the
+    -- events held the largest share of this model's memory (1.6 instead of 2.5 GB at 100 k).
+    events as {{ pcdp_cte_not_materialized() }} (
         select * from {{ ref('int_customer_events') }}
     ),
 
@@ -64,10 +66,9 @@
     event_day_gaps as (
         select
             *,
-            {{ dbt.datediff(
+            {{ pcdp_diff_days(
                 'lag(active_date) over (partition by customer_id order by active_date)',
-                'active_date',
-                'day'
+                'active_date'
             ) }} as gap_days
         from event_days
     ),
@@ -92,7 +93,7 @@
             on
                 events.customer_id = {{ spine }}.customer_id
                 and events.occurred_at < {{ spine }}.cutoff_at
-                and events.occurred_at >= {{ dbt.dateadd('day', -90, spine ~ '.cutoff_at') }}
+                and events.occurred_at >= {{ pcdp_add_days(-90, spine ~ '.cutoff_at') }}
     ),
 
     past_orders as (
@@ -115,18 +116,18 @@
             cast(sum(day_events) as bigint) as events_total,
             {% for window in windows %}
                 cast(sum(day_events) filter (
-                    where active_date >= {{ dbt.dateadd('day', -(window | int), 'cutoff_at') }}
+                    where active_date >= {{ pcdp_add_days(-(window | int), 'cutoff_at') }}
                 ) as bigint) as events_{{ window }}d,
                 count(*) filter (
-                    where active_date >= {{ dbt.dateadd('day', -(window | int), 'cutoff_at') }}
+                    where active_date >= {{ pcdp_add_days(-(window | int), 'cutoff_at') }}
                 ) as active_days_{{ window }}d,
             {% endfor %}
             count(*) as active_days_total,
             cast(sum(day_product_events) filter (
-                where active_date >= {{ dbt.dateadd('day', -30, 'cutoff_at') }}
+                where active_date >= {{ pcdp_add_days(-30, 'cutoff_at') }}
             ) as bigint) as product_events_30d,
             cast(sum(day_page_events) filter (
-                where active_date >= {{ dbt.dateadd('day', -30, 'cutoff_at') }}
+                where active_date >= {{ pcdp_add_days(-30, 'cutoff_at') }}
             ) as bigint) as page_events_30d
         from past_event_days
         group by customer_id, cutoff_at
@@ -141,7 +142,7 @@
                     count(*) filter (
                         where
                             event_name = {{ pcdp_quote_text(event.name) }}
-                            and occurred_at >= {{ dbt.dateadd('day', -(window | int), 'cutoff_at') }}
+                            and occurred_at >= {{ pcdp_add_days(-(window | int), 'cutoff_at') }}
                     ) as events_{{ event.slug }}_{{ window }}d,
                 {% endfor %}
             {% endfor %}
@@ -158,10 +159,10 @@
             avg(gap_days) as mean_gap_days,
             max(gap_days) as max_gap_days,
             avg(gap_days) filter (
-                where active_date >= {{ dbt.dateadd('day', -90, 'cutoff_at') }}
+                where active_date >= {{ pcdp_add_days(-90, 'cutoff_at') }}
             )
             - avg(gap_days) filter (
-                where active_date < {{ dbt.dateadd('day', -90, 'cutoff_at') }}
+                where active_date < {{ pcdp_add_days(-90, 'cutoff_at') }}
             ) as gap_trend_days
         from past_event_days
         group by customer_id, cutoff_at
@@ -195,12 +196,12 @@
                 count(*) filter (
                     where
                         is_completed
-                        and ordered_at >= {{ dbt.dateadd('day', -(window | int), 'cutoff_at') }}
+                        and ordered_at >= {{ pcdp_add_days(-(window | int), 'cutoff_at') }}
                 ) as orders_{{ window }}d,
                 coalesce(sum(amount_reporting) filter (
                     where
                         is_completed
-                        and ordered_at >= {{ dbt.dateadd('day', -(window | int), 'cutoff_at') }}
+                        and ordered_at >= {{ pcdp_add_days(-(window | int), 'cutoff_at') }}
                 ), 0) as revenue_{{ window }}d,
             {% endfor %}
             min(ordered_at) as first_order_attempt_at
@@ -212,18 +213,17 @@
         select
             {{ spine }}.customer_id,
             {{ spine }}.cutoff_at,
-            {{ dbt.datediff('order_features.last_order_at', spine ~ '.cutoff_at', 'day') }}
+            {{ pcdp_diff_days('order_features.last_order_at', spine ~ '.cutoff_at') }}
                 as recency_days,
             coalesce(order_features.frequency, 0) as frequency,
             coalesce(order_features.monetary, 0) as monetary,
-            {{ dbt.datediff(
+            {{ pcdp_diff_days(
                 'least(event_features.first_event_at, order_features.first_order_attempt_at)',
-                spine ~ '.cutoff_at',
-                'day'
+                spine ~ '.cutoff_at'
             ) }} as tenure_days,
-            {{ dbt.datediff('event_features.last_event_at', spine ~ '.cutoff_at', 'day') }}
+            {{ pcdp_diff_days('event_features.last_event_at', spine ~ '.cutoff_at') }}
                 as days_since_last_event,
-            {{ dbt.datediff('order_features.first_order_at', spine ~ '.cutoff_at', 'day') }}
+            {{ pcdp_diff_days('order_features.first_order_at', spine ~ '.cutoff_at') }}
                 as days_since_first_order,
             order_features.avg_order_value,
             coalesce(order_features.orders_refunded, 0) as orders_refunded,

@@ -13,13 +13,13 @@
 
 {# Features are computed from data strictly before this instant: the end of the as-of day. #}
 {% macro pcdp_feature_cutoff() %}
-    {{ return('cast(' ~ dbt.dateadd('day', 1, pcdp_as_of_date()) ~ ' as timestamp)') }}
+    {{ return('cast(' ~ pcdp_add_days(1, pcdp_as_of_date()) ~ ' as timestamp)') }}
 {% endmacro %}
 
 
 {# Rows timestamped after the as-of date plus one day are quarantined (contract: bad rows). #}
 {% macro pcdp_latest_valid_date() %}
-    {{ return('cast(' ~ dbt.dateadd('day', 1, pcdp_as_of_date()) ~ ' as date)') }}
+    {{ return('cast(' ~ pcdp_add_days(1, pcdp_as_of_date()) ~ ' as date)') }}
 {% endmacro %}
 
 

@@ -23,7 +23,7 @@ features as (
 
 -- Sorted, so that the table's row order (which consumers may stream in) is the same every run.
 final as (
-    select * exclude (cutoff_at) from features
+    select {{ pcdp_star_except(['cutoff_at']) }} from features
     order by customer_id
 )
 

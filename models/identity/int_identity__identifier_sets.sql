@@ -17,7 +17,7 @@ events as (
         anonymous_id,
         user_id,
         email,
-        cast(null as varchar) as phone,
+        cast(null as string) as phone,
         occurred_at as observed_at
     from {{ ref('stg_raw__events') }}
 ),
@@ -27,7 +27,7 @@ orders as (
         anonymous_id,
         user_id,
         email,
-        cast(null as varchar) as phone,
+        cast(null as string) as phone,
         ordered_at as observed_at
     from {{ ref('stg_raw__orders') }}
 ),

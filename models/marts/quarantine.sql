@@ -2,12 +2,12 @@
 -- its original values as JSON text.
 {% set dataset_keys = {
     'events': 'event_id',
-    'identifies': 'cast(null as varchar)',
+    'identifies': 'cast(null as string)',
     'orders': 'order_id',
     'products': 'product_id',
     'content': 'page_url',
     'accounts': 'user_id',
-    'fx_rates': "currency || ' ' || cast(rate_date as varchar)",
+    'fx_rates': "currency || ' ' || cast(rate_date as string)",
 } %}
 with
 

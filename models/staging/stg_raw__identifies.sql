@@ -6,7 +6,7 @@ source as (
 ),
 
 renamed as (
-    select * exclude (quarantine_reason, raw_record)
+    select {{ pcdp_star_except(['quarantine_reason', 'raw_record']) }}
     from source
     where quarantine_reason is null
 )

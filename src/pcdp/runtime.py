@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pcdp.frames import local_connection, register_inputs
 from pcdp.instances import InstanceSpec, load_instances
 
 VALUE_TYPES = ("number", "integer", "boolean", "string", "array", "record")
@@ -83,8 +84,8 @@ def run_instance_types(
     instance_types: Iterable[str],
     instances_file: str | Path,
     as_of: str | dt.date,
-    con: duckdb.DuckDBPyConnection,
-    inputs: Mapping[str, duckdb.DuckDBPyRelation],
+    con: object,
+    inputs: Mapping[str, object],
 ) -> pa.Table:
     """Run every ready, valid instance of `instance_types`; see the module docstring."""
     from pcdp import types  # noqa: F401  (registers the runners)
@@ -96,13 +97,12 @@ def run_instance_types(
         as_of_date = dt.date.fromisoformat(str(as_of))
     else:  # dbt var as_of left empty: the run's UTC date, as in macro pcdp_as_of_date
         as_of_date = dt.datetime.now(dt.UTC).date()
-    relations = {}
-    for name, relation in inputs.items():
-        # A temporary view lives in this model's own connection: Python models running in
-        # parallel threads would otherwise conflict creating the same view in the warehouse.
-        view = f"pcdp_input__{name}"
-        con.execute(f"create or replace temp view {view} as {relation.sql_query()}")
-        relations[name] = view
+    # Temporary views live in this model's own connection (Python models running in parallel
+    # threads would otherwise conflict creating the same view in the warehouse); on another
+    # adapter (a Spark DataFrame, a Snowpark one) the inputs are fetched once as Arrow into an
+    # in-memory DuckDB, where the package computes the same way.
+    con = local_connection(con)
+    relations = register_inputs(con, inputs)
     context = RunContext(con, as_of_date, relations)
     batches = [pa.Table.from_pylist([], schema=RECORD_SCHEMA)]
     for spec in sorted(load_instances(instances_file), key=lambda s: s.id):

@@ -428,3 +428,24 @@ def test_small_validation_uses_sigmoid_and_result_pickles():
     scored = score_table(clone, table.slice(0, 1500))
     assert scored.num_rows == 1500
     assert np.array_equal(scored["score"].to_numpy(), res.predict(x))
+
+
+def test_logistic_imputer_uses_the_median_of_observed_values():
+    """The logistic pipeline fills each column with the median of its observed values, exactly
+    as SimpleImputer(strategy="median"), and drops a column that has none."""
+    from sklearn.impute import SimpleImputer
+
+    from pcdp.action.model import _fit_logreg
+
+    rng = np.random.default_rng(3)
+    x = rng.lognormal(size=(400, 6))
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[:, 4] = np.nan
+    y = (rng.random(400) < 0.4).astype(np.int64)
+    with pytest.warns(UserWarning, match="without any observed values"):
+        pipe = _fit_logreg(x, y, seed=0)
+        logged = pipe.named_steps["log1p"].transform(x)
+        expected = SimpleImputer(strategy="median", add_indicator=True).fit(logged)
+    statistics = pipe.named_steps["impute"].statistics_
+    assert np.array_equal(statistics, expected.statistics_, equal_nan=True)
+    assert np.isnan(statistics[4]) and not np.isnan(statistics[[0, 1, 2, 3, 5]]).any()

@@ -1,7 +1,7 @@
 -- Every raw account membership, with the reason it is quarantined (null when it is used).
 with
 
-source as not materialized (
+source as {{ pcdp_cte_not_materialized() }} (
     select * from {{ source('raw', 'accounts') }}
 ),
 
@@ -17,7 +17,7 @@ parsed as (
     from flagged
 ),
 
-checked as not materialized (
+checked as {{ pcdp_cte_not_materialized() }} (
     select
         *,
         case

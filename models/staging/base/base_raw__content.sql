@@ -1,7 +1,7 @@
 -- Every raw content page, with the reason it is quarantined (null when it is used).
 with
 
-source as not materialized (
+source as {{ pcdp_cte_not_materialized() }} (
     select * from {{ source('raw', 'content') }}
 ),
 
@@ -18,7 +18,7 @@ parsed as (
     from flagged
 ),
 
-checked as not materialized (
+checked as {{ pcdp_cte_not_materialized() }} (
     select
         *,
         case when page_url is null then 'missing_required:page_url' end as row_problem

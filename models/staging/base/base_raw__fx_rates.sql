@@ -1,7 +1,7 @@
 -- Every raw exchange rate, parsed, with the reason it is quarantined (null when used).
 with
 
-source as not materialized (
+source as {{ pcdp_cte_not_materialized() }} (
     select * from {{ source('raw', 'fx_rates') }}
 ),
 
@@ -19,7 +19,7 @@ parsed as (
     from flagged
 ),
 
-checked as not materialized (
+checked as {{ pcdp_cte_not_materialized() }} (
     select
         *,
         case

@@ -7,7 +7,7 @@ source as (
 
 parsed as (
     select
-        source as raw_values,
+        {{ pcdp_row_struct('source') }} as raw_values,
         {{ pcdp_text('anonymous_id') }} as anonymous_id,
         {{ pcdp_text('user_id') }} as user_id,
         {{ pcdp_email('email') }} as email,

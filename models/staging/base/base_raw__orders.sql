@@ -2,7 +2,7 @@
 -- quarantined (null when it is used).
 with
 
-source as not materialized (
+source as {{ pcdp_cte_not_materialized() }} (
     select * from {{ source('raw', 'orders') }}
 ),
 
@@ -29,21 +29,56 @@ parsed as (
     from flagged
 ),
 
+-- The rate of each order's currency on its date, or the latest before it (an as-of lookup,
+-- written as a join to the latest rate date so that every warehouse runs it).
+order_dates as (
+    select distinct
+        currency,
+        cast(ordered_at as date) as order_date
+    from parsed
+    where currency is not null and ordered_at is not null
+),
+
+order_rate_dates as (
+    select
+        order_dates.currency,
+        order_dates.order_date,
+        max(fx_rates.rate_date) as rate_date
+    from order_dates
+    inner join fx_rates
+        on
+            order_dates.currency = fx_rates.currency
+            and order_dates.order_date >= fx_rates.rate_date
+    group by order_dates.currency, order_dates.order_date
+),
+
+order_rates as (
+    select
+        order_rate_dates.currency,
+        order_rate_dates.order_date,
+        fx_rates.rate_to_reporting
+    from order_rate_dates
+    inner join fx_rates
+        on
+            order_rate_dates.currency = fx_rates.currency
+            and order_rate_dates.rate_date = fx_rates.rate_date
+),
+
 converted as (
     select
         parsed.*,
         case
             when parsed.currency = '{{ var("reporting_currency") }}' then 1.0
-            else fx_rates.rate_to_reporting
+            else order_rates.rate_to_reporting
         end as rate_to_reporting
     from parsed
-    asof left join fx_rates
+    left join order_rates
         on
-            parsed.currency = fx_rates.currency
-            and cast(parsed.ordered_at as date) >= fx_rates.rate_date
+            parsed.currency = order_rates.currency
+            and cast(parsed.ordered_at as date) = order_rates.order_date
 ),
 
-checked as not materialized (
+checked as {{ pcdp_cte_not_materialized() }} (
     select
         *,
         cast(amount * rate_to_reporting as decimal(18, 4)) as amount_reporting,

@@ -1,7 +1,7 @@
 -- Every raw product, with the reason it is quarantined (null when it is used).
 with
 
-source as not materialized (
+source as {{ pcdp_cte_not_materialized() }} (
     select * from {{ source('raw', 'products') }}
 ),
 
@@ -17,7 +17,7 @@ parsed as (
     from flagged
 ),
 
-checked as not materialized (
+checked as {{ pcdp_cte_not_materialized() }} (
     select
         *,
         case when product_id is null then 'missing_required:product_id' end as row_problem

@@ -527,11 +527,17 @@ def _heavy_tailed(x: np.ndarray) -> tuple[int, ...]:
     return tuple(cols)
 
 
+def _median_of_present(values: np.ndarray) -> float:
+    """The median of a column's observed values (NaN for none): SimpleImputer's "median",
+    without its masked-array median, which takes twice as long on 200 k rows."""
+    return float(np.median(values)) if len(values) else math.nan
+
+
 def _fit_logreg(x: np.ndarray, y: np.ndarray, seed: int) -> Pipeline:
     pipe = Pipeline(
         [
             ("log1p", SignedLog1p(_heavy_tailed(x))),
-            ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+            ("impute", SimpleImputer(strategy=_median_of_present, add_indicator=True)),
             ("scale", StandardScaler()),
             ("logreg", LogisticRegression(C=0.5, max_iter=2000, random_state=seed)),
         ]
