@@ -74,7 +74,7 @@ components as (
   and the var must be raised.
 #}
 {% macro spark__pcdp_connected_components(nodes_cte, edges_cte) %}
-    {% set rounds = var('identity_propagation_rounds', 16) | int %}
+    {% set rounds = var('identity_propagation_rounds') | int %}
 components_links as (
     select
         src_node_id,

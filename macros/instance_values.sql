@@ -12,3 +12,17 @@
     {%- else -%} cast({{ column }} as json)
     {%- endif -%}
 {% endmacro %}
+
+{#
+  Spark: a string is read with get_json_object, a list of labels with from_json; a record
+  stays JSON text (Spark has no JSON type).
+#}
+{% macro spark__pcdp_typed_value(column, value_type) %}
+    {%- if value_type == 'number' -%} cast({{ column }} as double)
+    {%- elif value_type == 'integer' -%} cast({{ column }} as bigint)
+    {%- elif value_type == 'boolean' -%} cast({{ column }} as boolean)
+    {%- elif value_type == 'string' -%} get_json_object({{ column }}, '$')
+    {%- elif value_type == 'array' -%} from_json({{ column }}, 'array<string>')
+    {%- else -%} {{ column }}
+    {%- endif -%}
+{% endmacro %}

@@ -23,14 +23,9 @@ configuration_errors as (
     select
         instance_id,
         'status' as record_type,
-        cast(null as varchar) as customer_id,
+        cast(null as string) as customer_id,
         'status' as attribute,
-        cast(to_json({
-            'status': 'Error',
-            'started_at': cast(current_timestamp as timestamp),
-            'finished_at': cast(current_timestamp as timestamp),
-            'rows_scored': 0
-        }) as varchar) as value,
+        {{ pcdp_error_status_json() }} as value,
         'record' as value_type,
         config_error as message
     from instances

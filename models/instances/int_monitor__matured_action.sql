@@ -26,11 +26,11 @@ action_instances as (
     select
         instance_id,
         coalesce(
-            try_cast(json_extract_string(config, '$.future_window_days') as integer), 30
+            try_cast({{ pcdp_json_text('config', '$.future_window_days') }} as integer), 30
         ) as future_window_days,
-        coalesce(json_extract_string(config, '$.outcome'), 'did') as outcome,
-        json_extract(config, '$.positive') as positive,
-        json_extract(config, '$.negative') as negative
+        coalesce({{ pcdp_json_text('config', '$.outcome') }}, 'did') as outcome,
+        {{ pcdp_json_node('config', '$.positive') }} as positive,
+        {{ pcdp_json_node('config', '$.negative') }} as negative
     from instances
     where type = 'action_prediction' and configured_status != 'draft'
 ),
@@ -63,7 +63,7 @@ windows as (
         matured_dates.matured_as_of,
         cast(matured_dates.matured_as_of as timestamp) + interval 1 day as window_start,
         cast(matured_dates.matured_as_of as timestamp)
-        + to_days(1 + action_instances.future_window_days) as window_end
+        + {{ pcdp_days_interval('1 + action_instances.future_window_days') }} as window_end
     from action_instances
     inner join matured_dates on action_instances.instance_id = matured_dates.instance_id
 ),
@@ -93,42 +93,39 @@ filter_items as (
     select
         instance_id,
         'positive' as side,
-        unnest(
-            from_json(
-                case when json_type(positive) = 'ARRAY' then positive else json_array(positive) end,
-                '["JSON"]'
-            )
-        ) as item
+        {{ pcdp_json_node_items('positive') }} as item
     from windows
     where positive is not null
     union all
     select
         instance_id,
         'negative' as side,
-        unnest(
-            from_json(
-                case when json_type(negative) = 'ARRAY' then negative else json_array(negative) end,
-                '["JSON"]'
-            )
-        ) as item
+        {{ pcdp_json_node_items('negative') }} as item
     from windows
-    where negative is not null and json_type(negative) != 'NULL'
+    where negative is not null and {{ pcdp_json_node_type('negative') }} != 'NULL'
 ),
 
 filters as (
     select
         instance_id,
         side,
-        row_number() over (partition by instance_id, side order by item) as filter_number,
+        row_number() over (
+            partition by instance_id, side order by {{ pcdp_json_node_sort_key('item') }}
+        ) as filter_number,
         case
-            when json_type(item) = 'VARCHAR' then trim(json_extract_string(item, '$'))
-            else trim(json_extract_string(item, '$.event'))
+            when {{ pcdp_json_node_type('item') }} = 'VARCHAR'
+                then trim({{ pcdp_json_node_text('item', '$') }})
+            else trim({{ pcdp_json_node_text('item', '$.event') }})
         end as event_name,
-        case when json_type(item) = 'OBJECT' then json_extract(item, '$.properties') end
-            as properties,
         case
-            when json_type(item) = 'OBJECT'
-                then coalesce(try_cast(json_extract_string(item, '$.min_count') as integer), 1)
+            when {{ pcdp_json_node_type('item') }} = 'OBJECT'
+                then {{ pcdp_json_node_at('item', '$.properties') }}
+        end as properties,
+        case
+            when {{ pcdp_json_node_type('item') }} = 'OBJECT'
+                then coalesce(
+                    try_cast({{ pcdp_json_node_text('item', '$.min_count') }} as integer), 1
+                )
             else 1
         end as min_count
     from filter_items
@@ -140,14 +137,13 @@ filter_properties as (
         side,
         filter_number,
         property_key,
-        json_extract(properties, '/' || replace(replace(property_key, '~', '~0'), '/', '~1'))
-            as expected
+        {{ pcdp_json_node_field('properties', 'property_key') }} as expected
     from (
         select
             *,
-            unnest(json_keys(properties)) as property_key
+            {{ pcdp_json_node_keys('properties') }} as property_key
         from filters
-        where json_type(properties) = 'OBJECT'
+        where {{ pcdp_json_node_type('properties') }} = 'OBJECT'
     ) as object_filters
 ),
 
@@ -183,25 +179,11 @@ property_misses as (
             and window_events.side = filter_properties.side
             and window_events.filter_number = filter_properties.filter_number
     where not coalesce(
-        case
-            when json_type(filter_properties.expected) = 'NULL'
-                then json_type(
-                    try_cast(window_events.properties as json),
-                    '/' || replace(replace(filter_properties.property_key, '~', '~0'), '/', '~1')
-                ) = 'NULL'
-            else
-                json_extract_string(
-                    try_cast(window_events.properties as json),
-                    '/' || replace(replace(filter_properties.property_key, '~', '~0'), '/', '~1')
-                ) = json_extract_string(filter_properties.expected, '$')
-                or try_cast(
-                    json_extract_string(
-                        try_cast(window_events.properties as json),
-                        '/'
-                        || replace(replace(filter_properties.property_key, '~', '~0'), '/', '~1')
-                    ) as double
-                ) = try_cast(json_extract_string(filter_properties.expected, '$') as double)
-        end,
+        {{ pcdp_event_property_matches(
+            'window_events.properties',
+            'filter_properties.property_key',
+            'filter_properties.expected',
+        ) }},
         false
     )
 ),
@@ -272,7 +254,7 @@ outcomes as (
         case when outcome = 'did_not' then 1 - label_did else label_did end as outcome_label,
         -- average rank of the score (ties share their mean rank), for the AUC
         rank() over (partition by instance_id order by score)
-        + (count(*) over (partition by instance_id, score) - 1) / 2.0 as score_rank
+        + (count(*) over (partition by instance_id, score) - 1) / cast(2 as double) as score_rank
     from labelled
     where label_did is not null
 ),
@@ -289,7 +271,7 @@ summary as (
         / nullif(sum(outcome_label), 0) as matured_recall,
         (
             sum(score_rank) filter (where outcome_label = 1)
-            - sum(outcome_label) * (sum(outcome_label) + 1) / 2.0
+            - sum(outcome_label) * (sum(outcome_label) + 1) / cast(2 as double)
         ) / nullif(sum(outcome_label) * (count(*) - sum(outcome_label)), 0) as matured_auc
     from outcomes
     group by instance_id
@@ -300,7 +282,7 @@ metrics as (
         windows.instance_id,
         'matured_as_of' as metric,
         cast(null as double) as value,
-        cast(windows.matured_as_of as varchar) as value_text
+        cast(windows.matured_as_of as string) as value_text
     from windows
     inner join summary on windows.instance_id = summary.instance_id
     union all
@@ -308,7 +290,7 @@ metrics as (
         instance_id,
         metric,
         value,
-        cast(null as varchar) as value_text
+        cast(null as string) as value_text
     from summary
     unpivot (
         value for metric in (

@@ -37,9 +37,9 @@ horizon_predictions as (
     where
         instances.type = 'pcltv'
         and instances.configured_status != 'draft'
-        and regexp_full_match(
-            predictions.attribute, predictions.instance_id || '_[0-9]+m'
-        )
+        and {{ pcdp_regexp_full_match(
+            'predictions.attribute', "predictions.instance_id || '_[0-9]+m'"
+        ) }}
         and predictions.as_of < {{ pcdp_as_of_date() }}
 ),
 
@@ -62,7 +62,7 @@ horizon_windows as (
         max(as_of) as evaluated_as_of
     from horizon_predictions
     where
-        as_of + interval 1 day + to_months(horizon_months)
+        as_of + interval 1 day + {{ pcdp_months_interval('horizon_months') }}
         <= {{ pcdp_as_of_date() }} + interval 1 day
     group by instance_id, horizon_months
 ),
@@ -74,19 +74,22 @@ windows as (
         case
             when window_kind = 'elapsed'
                 then cast({{ pcdp_as_of_date() }} as timestamp) + interval 1 day
-            else cast(evaluated_as_of as timestamp) + interval 1 day + to_months(horizon_months)
+            else
+                cast(evaluated_as_of as timestamp)
+                + interval 1 day
+                + {{ pcdp_months_interval('horizon_months') }}
         end as window_end,
         -- the share of the horizon the window covers (1 for a matured horizon)
         least(
             1.0,
-            date_diff('day', evaluated_as_of, {{ pcdp_as_of_date() }})
-            / date_diff(
-                'day',
-                cast(evaluated_as_of + interval 1 day as date),
-                cast(evaluated_as_of + interval 1 day + to_months(horizon_months) as date)
-            )
+            {{ pcdp_date_diff_days('evaluated_as_of', pcdp_as_of_date()) }}
+            / {{ pcdp_date_diff_days(
+                'cast(evaluated_as_of + interval 1 day as date)',
+                'cast(evaluated_as_of + interval 1 day + '
+                ~ pcdp_months_interval('horizon_months') ~ ' as date)',
+            ) }}
         ) as horizon_share,
-        date_diff('day', evaluated_as_of, {{ pcdp_as_of_date() }}) as elapsed_days
+        {{ pcdp_date_diff_days('evaluated_as_of', pcdp_as_of_date()) }} as elapsed_days
     from (
         select * from elapsed_windows
         union all
@@ -167,7 +170,7 @@ named as (
         windows.elapsed_days,
         case
             when summary.window_kind = 'elapsed' then ''
-            else '_' || cast(summary.horizon_months as varchar) || 'm'
+            else '_' || cast(summary.horizon_months as string) || 'm'
         end as metric_suffix,
         summary.window_kind
     from summary
@@ -183,14 +186,14 @@ metrics as (
         instance_id,
         'matured_as_of' || metric_suffix as metric,
         cast(null as double) as value,
-        cast(evaluated_as_of as varchar) as value_text
+        cast(evaluated_as_of as string) as value_text
     from named
     union all
     select
         instance_id,
         'matured_days' as metric,
         cast(elapsed_days as double) as value,
-        cast(null as varchar) as value_text
+        cast(null as string) as value_text
     from named
     where window_kind = 'elapsed'
     union all
@@ -198,7 +201,7 @@ metrics as (
         instance_id,
         'matured_revenue_actual' || metric_suffix as metric,
         actual as value,
-        cast(null as varchar) as value_text
+        cast(null as string) as value_text
     from named
     union all
     select
@@ -208,21 +211,21 @@ metrics as (
             else 'matured_revenue_predicted' || metric_suffix
         end as metric,
         expected as value,
-        cast(null as varchar) as value_text
+        cast(null as string) as value_text
     from named
     union all
     select
         instance_id,
         'matured_revenue_ratio' || metric_suffix as metric,
         actual / nullif(expected, 0) as value,
-        cast(null as varchar) as value_text
+        cast(null as string) as value_text
     from named
     union all
     select
         instance_id,
         'matured_revenue_mae' || metric_suffix as metric,
         mae as value,
-        cast(null as varchar) as value_text
+        cast(null as string) as value_text
     from named
     where window_kind = 'horizon'
 ),

@@ -33,17 +33,11 @@ monitored as (
         -- a record's field names and, in the same order, their values when they are JSON
         -- numbers (else null)
         case
-            when value_type = 'record' then json_keys(try_cast(value as json))
+            when value_type = 'record' then {{ pcdp_record_keys('value') }}
         end as record_keys,
         case
             when value_type = 'record'
-                then list_transform(
-                    json_extract(try_cast(value as json), '$.*'),
-                    lambda field: case
-                        when json_type(field) in ('BIGINT', 'UBIGINT', 'DOUBLE')
-                            then cast(field as double)
-                    end
-                )
+                then {{ pcdp_record_numbers('value') }}
         end as record_numbers
     from monitored_predictions
 ),
@@ -73,16 +67,16 @@ sides as (
         end as number_value,
         case
             when monitored.value_type = 'array'
-                then coalesce(json_extract_string(monitored.value, '$[0]'), '(none)')
+                then coalesce({{ pcdp_json_text('monitored.value', '$[0]') }}, '(none)')
             when monitored.value_type = 'string'
-                then coalesce(json_extract_string(monitored.value, '$'), '(none)')
+                then coalesce({{ pcdp_json_text('monitored.value', '$') }}, '(none)')
             when monitored.value_type = 'boolean' then coalesce(monitored.value, '(none)')
-            when monitored.value_type = 'record' and list_max(monitored.record_numbers) is null
+            when
+                monitored.value_type = 'record'
+                and {{ pcdp_list_max('monitored.record_numbers') }} is null
                 then '(none)'
             when monitored.value_type = 'record'
-                then monitored.record_keys[
-                    list_position(monitored.record_numbers, list_max(monitored.record_numbers))
-                ]
+                then {{ pcdp_key_of_max('monitored.record_keys', 'monitored.record_numbers') }}
         end as category
     from monitored
     inner join baseline_dates on monitored.instance_id = baseline_dates.instance_id
@@ -162,7 +156,7 @@ numeric_bins as (
         sides.customer_id,
         case
             when sides.number_value is null then 'null'
-            else cast(count(cuts.cut) as varchar)
+            else cast(count(cuts.cut) as string)
         end as bin
     from sides
     inner join compared
@@ -235,14 +229,14 @@ metrics as (
         instance_id,
         'psi_' || attribute as metric,
         psi as value,
-        cast(null as varchar) as value_text
+        cast(null as string) as value_text
     from psi
     union all
     select
         instance_id,
         'psi_max' as metric,
         max(psi) as value,
-        cast(null as varchar) as value_text
+        cast(null as string) as value_text
     from psi
     group by instance_id
     union all
@@ -250,7 +244,7 @@ metrics as (
         baseline_dates.instance_id,
         'drift_baseline_as_of' as metric,
         cast(null as double) as value,
-        cast(baseline_dates.baseline_as_of as varchar) as value_text
+        cast(baseline_dates.baseline_as_of as string) as value_text
     from baseline_dates
     where baseline_dates.instance_id in (select psi.instance_id from psi)
 ),

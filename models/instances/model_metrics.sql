@@ -20,7 +20,7 @@ instance_metrics as (
         as_of,
         attribute as metric,
         case when value_type = 'number' then try_cast(value as double) end as value,
-        case when value_type = 'string' then json_extract_string(value, '$') end as value_text
+        case when value_type = 'string' then {{ pcdp_json_text('value', '$') }} end as value_text
     from records
     where record_type = 'metric'
 ),

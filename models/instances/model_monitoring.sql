@@ -31,7 +31,7 @@ matured_runs as (
     inner join predictions
         on
             run_metrics.instance_id = predictions.instance_id
-            and cast(predictions.as_of as varchar) = run_metrics.value_text
+            and cast(predictions.as_of as string) = run_metrics.value_text
     where run_metrics.metric = 'matured_as_of'
     group by run_metrics.instance_id
 ),
@@ -62,7 +62,7 @@ drift_checks as (
         cast({{ var('monitor_max_psi', 0.25) }} as double) as limit_value,
         value <= {{ var('monitor_max_psi', 0.25) }} as passed
     from run_metrics
-    where metric like 'psi\_%' escape '\' and metric != 'psi_max' and value is not null
+    where left(metric, 4) = 'psi_' and metric != 'psi_max' and value is not null
 ),
 
 precision_checks as (
@@ -112,7 +112,7 @@ revenue_checks as (
         cast({{ var('monitor_max_revenue_error', 0.5) }} as double) as limit_value,
         abs(value - 1) <= {{ var('monitor_max_revenue_error', 0.5) }} as passed
     from run_metrics
-    where metric like 'matured\_revenue\_ratio%' escape '\' and value is not null
+    where left(metric, 21) = 'matured_revenue_ratio' and value is not null
 ),
 
 checks as (

@@ -11,11 +11,11 @@ final as (
         run_id,
         instance_id,
         as_of,
-        cast(json_extract_string(value, '$.started_at') as timestamp) as started_at,
-        cast(json_extract_string(value, '$.finished_at') as timestamp) as finished_at,
-        json_extract_string(value, '$.status') as status,
+        cast({{ pcdp_json_text('value', '$.started_at') }} as timestamp) as started_at,
+        cast({{ pcdp_json_text('value', '$.finished_at') }} as timestamp) as finished_at,
+        {{ pcdp_json_text('value', '$.status') }} as status,
         message as error,
-        cast(json_extract(value, '$.rows_scored') as bigint) as rows_scored
+        cast({{ pcdp_json_value('value', '$.rows_scored') }} as bigint) as rows_scored
     from records
     where record_type = 'status'
 )

@@ -5,7 +5,7 @@
         "{% if is_incremental() %} delete from {{ this }} where as_of = {{ pcdp_as_of_date() }}"
         ~ " and instance_id in (select instance_id from {{ ref('int_instance_records') }}"
         ~ " where record_type = 'status'"
-        ~ " and json_extract_string(value, '$.status') = 'Complete') {% endif %}"
+        ~ " and {{ pcdp_json_text('value', '$.status') }} = 'Complete') {% endif %}"
     )
 ) }}
 -- One row per customer, instance and attribute per as-of date. A rerun of an as-of date

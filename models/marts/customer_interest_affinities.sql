@@ -18,7 +18,7 @@ interest_instances as (
         instance_id,
         type as instance_type
     from instances
-    where type like 'interest\_%' escape '\' and configured_status != 'draft'
+    where left(type, 9) = 'interest_' and configured_status != 'draft'
 ),
 
 affinity_records as (
@@ -60,10 +60,10 @@ unnested as (
         current_records.instance_type,
         current_records.as_of,
         entry.key as label,  -- noqa: RF04
-        len(string_split(entry.key, ' > ')) as label_depth,
+        {{ pcdp_split_count('entry.key', ' > ') }} as label_depth,
         cast(entry.value as double) as affinity
     from current_records,
-        json_each(current_records.value) as entry
+        {{ pcdp_json_object_entries('current_records.value') }} as entry
 ),
 
 final as (

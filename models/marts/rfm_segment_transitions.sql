@@ -26,7 +26,7 @@ segments as (
         predictions.customer_id,
         predictions.instance_id,
         predictions.as_of,
-        json_extract_string(predictions.value, '$') as segment
+        {{ pcdp_json_text('predictions.value', '$') }} as segment
     from predictions
     inner join rfm_instances on predictions.instance_id = rfm_instances.instance_id
     where predictions.attribute = predictions.instance_id || '_cluster'

@@ -60,8 +60,8 @@ valued as (
 final as (
     select
         customer_id,
-        sha256(email) as email_sha256,
-        sha256(phone) as phone_sha256,
+        {{ pcdp_sha256('email') }} as email_sha256,
+        {{ pcdp_sha256('phone') }} as phone_sha256,
         predicted_value,
         {{ pcdp_quote_text(var('reporting_currency')) }} as currency,
         {{ pcdp_quote_text(var('signal_value_attribute')) }} as value_attribute,

@@ -194,6 +194,11 @@ def transitions_sql() -> str:
     sql = (ROOT / "models" / "marts" / "rfm_segment_transitions.sql").read_text()
     sql = sql.replace("{{ ref('predictions') }}", "predictions")
     sql = sql.replace("{{ ref('int_model_instances') }}", "int_model_instances")
+    # the DuckDB rendering of the dispatch macro (macros/portability.sql)
+    sql = sql.replace(
+        "{{ pcdp_json_text('predictions.value', '$') }}",
+        "json_extract_string(predictions.value, '$')",
+    )
     assert not re.search(r"{[{%]", sql)
     return sql
 

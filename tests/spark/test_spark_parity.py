@@ -1,14 +1,20 @@
 """The SQL layer on Apache Spark against DuckDB: the same generated data, the same results.
 
-DuckDB side: `pcdp run` (the normal nightly run, every model). Spark side: `dbt build --target
-spark` (dbt-spark, in-process PySpark session in local mode) of every model that does not depend
-on a Python model (dbt-spark runs Python models only on Databricks) and without the seeds (read
-only by Python models), with every data test of that selection. Both builds run in this process,
-so the Spark tables are read back through the same SparkSession. The package then scores the
-Spark-built features (through pcdp.frames, as a Python model's shim would) and must give the
-DuckDB run's predictions.
+DuckDB side: `pcdp run` (the normal nightly run, every model). Spark side, in three dbt builds
+(dbt-spark, in-process PySpark session in local mode), each with the data tests of its models:
+1. every model that does not depend on a Python model (dbt-spark runs Python models only on
+   Databricks), without the seeds (read only by Python models);
+2. the Python models' tables, computed by the package as each Python model does
+   (run_instance_types on the Spark session and the Spark-built inputs, through pcdp.frames;
+   instances_table; seeds: the DuckDB run's copies) and written as Spark tables under the
+   models' names; then the SQL models downstream of them (predictions, model_runs,
+   customer_profile, ...);
+3. an earlier run's predictions added on both warehouses, then the monitoring models (score
+   drift, matured backtests, model_metrics, model_monitoring) rebuilt on both.
+All builds run in this process, so the Spark tables are read back through the same
+SparkSession.
 
-Runs in the Spark venv (`make test-spark`), not in `make test`: about three minutes on two cores.
+Runs in the Spark venv (`make test-spark`), not in `make test`: about five minutes on two cores.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 from pyspark.sql import SparkSession
@@ -28,7 +35,8 @@ from pyspark.sql import SparkSession
 from pcdp.cli import main as pcdp_main
 from pcdp.frames import local_connection, register_inputs, to_arrow, to_pandas
 from pcdp.generate import generate
-from pcdp.runtime import run_instance_types
+from pcdp.instances import INSTANCE_TYPES
+from pcdp.runtime import instances_table, run_instance_types
 
 pytestmark = pytest.mark.slow
 
@@ -57,6 +65,74 @@ SPARK_MODELS = {
     "customer_features",
     "customer_feature_snapshots",
 }
+# The Python models' tables, computed by the package as each model does (python_models/**.py)
+# and written as Spark tables under the model's name: model -> (instance types, inputs as
+# model input name -> (relation, built by: "spark" model or "seed" of the DuckDB run)).
+PYTHON_OUTPUTS = {
+    "instance_outputs__action_prediction": (
+        ["action_prediction"],
+        {
+            "customer_features": "customer_features",
+            "customer_feature_snapshots": "customer_feature_snapshots",
+            "customer_events": "int_customer_events",
+            "customer_orders": "int_customer_orders",
+        },
+    ),
+    "instance_outputs__byom": (
+        ["byom"],
+        {
+            "customer_features": "customer_features",
+            "customer_identifiers": "customer_identifiers",
+            "accounts": "stg_raw__accounts",
+        },
+    ),
+    "instance_outputs__interest": (
+        ["interest_product", "interest_iab", "interest_custom"],
+        {
+            "customer_events": "int_customer_events",
+            "content": "stg_raw__content",
+            "products": "stg_raw__products",
+            "iab_content_taxonomy": "seed:iab_content_taxonomy",
+            "iab_keyword_lexicon": "seed:iab_keyword_lexicon",
+            "custom_taxonomy": "seed:custom_taxonomy",
+        },
+    ),
+    "instance_outputs__pcltv": (
+        ["pcltv"],
+        {
+            "customer_features": "customer_features",
+            "customer_feature_snapshots": "customer_feature_snapshots",
+            "customer_orders": "int_customer_orders",
+        },
+    ),
+    "instance_outputs__rfm": (
+        ["rfm"],
+        {"customer_features": "customer_features", "rfm_segment_map": "seed:rfm_segment_map"},
+    ),
+}
+# Models downstream of the Python models that build on Spark over the tables above; the
+# monitoring models (MONITOR_MODELS) are built after an earlier run is added (monitor_history).
+SPARK_DOWNSTREAM_MODELS = {
+    "int_instance_records",
+    "predictions",
+    "model_runs",
+    "model_curves",
+    "model_instances",
+    "customer_profile",
+    "account_profile",
+    "signal_conversion_values",
+    "customer_interest_affinities",
+    "rfm_segment_transitions",
+}
+MONITOR_MODELS = {
+    "int_monitor__score_drift",
+    "int_monitor__matured_action",
+    "int_monitor__matured_pcltv",
+    "int_monitor_metrics",
+    "model_metrics",
+    "model_monitoring",
+}
+EARLIER_DAYS = 35
 
 
 def _dbt_spark(
@@ -117,6 +193,41 @@ def spark_build(parity_dir: Path) -> dbtRunnerResult:
 def spark(spark_build: dbtRunnerResult) -> SparkSession:
     # dbt-spark's session method leaves its SparkSession running in this process.
     return SparkSession.builder.getOrCreate()
+
+
+@pytest.fixture(scope="module")
+def python_outputs(duckdb_build, spark) -> dict[str, pa.Table]:
+    """Each Python model's table, computed by the package on the Spark session and the
+    Spark-built inputs (seeds: the DuckDB run's copies), written as a Spark table under the
+    model's name in the target schema, where dbt's ref() finds it."""
+    tables = {"int_model_instances": instances_table(PROJECT / "instances.yml")}
+    for model, (types, inputs) in PYTHON_OUTPUTS.items():
+        frames = {
+            name: (
+                duckdb_build.sql(f"select * from {relation[5:]}").df()
+                if relation.startswith("seed:")
+                else spark.table(f"{SPARK_SCHEMA}.{relation}")
+            )
+            for name, relation in inputs.items()
+        }
+        tables[model] = run_instance_types(types, PROJECT / "instances.yml", AS_OF, spark, frames)
+    for model, table in tables.items():
+        schema = ", ".join(f"{field.name} string" for field in table.schema)
+        rows = table.to_pylist()
+        frame = spark.createDataFrame([tuple(row.values()) for row in rows], schema)
+        frame.write.mode("overwrite").saveAsTable(f"{SPARK_SCHEMA}.{model}")
+    return tables
+
+
+@pytest.fixture(scope="module")
+def spark_downstream_build(parity_dir: Path, python_outputs) -> dbtRunnerResult:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(PROJECT)
+        return _dbt_spark(
+            ["build", "--select", *sorted(SPARK_DOWNSTREAM_MODELS)],
+            parity_dir / "spark",
+            parity_dir / "raw",
+        )
 
 
 def _duck(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
@@ -265,24 +376,13 @@ def test_frames_convert_a_spark_dataframe(spark):
     assert (count, total) == (len(expected), sum(expected.values()))
 
 
-def test_the_package_scores_spark_built_features_like_duckdb(duckdb_build, spark):
+def test_the_package_scores_spark_built_features_like_duckdb(duckdb_build, python_outputs):
     # What a Python model does on Spark: it hands run_instance_types its session and the
-    # adapter's DataFrames, which pcdp.frames fetches as Arrow into a local DuckDB.
-    tables = {
-        "customer_features": ("customer_features", ["customer_id"]),
-        "customer_feature_snapshots": ("customer_feature_snapshots", ["cutoff_at", "customer_id"]),
-        "customer_events": ("int_customer_events", ["event_id"]),
-        "customer_orders": ("int_customer_orders", ["order_id"]),
-    }
-    frames = {
-        name: spark.table(f"{SPARK_SCHEMA}.{table}").orderBy(*order)
-        for name, (table, order) in tables.items()
-    }
-    # The seed is not built on Spark (only Python models read seeds): the DuckDB run's copy.
-    frames["rfm_segment_map"] = duckdb_build.sql("select * from rfm_segment_map").df()
-    types = ["rfm", "pcltv", "action_prediction"]
-    records = run_instance_types(types, PROJECT / "instances.yml", AS_OF, spark, frames)
-
+    # adapter's DataFrames, which pcdp.frames fetches as Arrow into a local DuckDB (fixture
+    # python_outputs, every instance type).
+    covered = {kind for types, _ in PYTHON_OUTPUTS.values() for kind in types}
+    assert covered == set(INSTANCE_TYPES)
+    records = pa.concat_tables(python_outputs[model] for model in PYTHON_OUTPUTS)
     rows = records.to_pylist()
     spark_outcomes = {
         row["instance_id"]: (row["message"] or "").split("\n")[0]
@@ -304,8 +404,191 @@ def test_the_package_scores_spark_built_features_like_duckdb(duckdb_build, spark
     placeholders = ", ".join("?" for _ in spark_outcomes)
     query = f"select {', '.join(keys)} from predictions where instance_id in ({placeholders})"
     duck_predictions = sorted(duckdb_build.execute(query, list(spark_outcomes)).fetchall())
-    assert {"rfm", "churn_30d"} <= {prediction[0] for prediction in duck_predictions}
+    assert {"rfm", "churn_30d", "interest_product"} <= {row[0] for row in duck_predictions}
     assert spark_predictions == duck_predictions
+
+
+def test_spark_builds_the_models_downstream_of_the_python_models(spark_downstream_build):
+    result = spark_downstream_build
+    assert result.success, [
+        (r.node.name, r.status, r.message) for r in result.result if r.status != "success"
+    ]
+    statuses = {r.node.name: (r.node.resource_type, str(r.status)) for r in result.result}
+    built = {name for name, (kind, _) in statuses.items() if kind == "model"}
+    assert built == SPARK_DOWNSTREAM_MODELS
+    tests = {name: status for name, (kind, status) in statuses.items() if kind == "test"}
+    assert len(tests) >= 10
+    assert set(tests.values()) == {"pass"}
+
+
+def _plain(value: object) -> object:
+    """A cell as a comparable Python value: arrays as lists, JSON text as its value."""
+    if isinstance(value, np.ndarray | list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _assert_same_table(duck: pd.DataFrame, spk: pd.DataFrame, keys: list[str]) -> None:
+    """Same columns and rows (sorted by keys); numbers to floating tolerance, timestamps to
+    the microsecond, everything else (lists, JSON text) as Python values."""
+    assert list(spk.columns) == list(duck.columns)
+    assert len(spk) == len(duck) > 0
+    duck, spk = _sorted(duck, keys), _sorted(spk, keys)
+    for column in duck.columns:
+        left, right = duck[column], spk[column]
+        if pd.api.types.is_datetime64_any_dtype(left):
+            assert pd.to_datetime(right).astype("datetime64[us]").tolist() == (
+                left.astype("datetime64[us]").tolist()
+            ), column
+        elif pd.api.types.is_numeric_dtype(left) and not pd.api.types.is_bool_dtype(left):
+            left_values = pd.to_numeric(left).astype(float).to_numpy()
+            right_values = pd.to_numeric(right).astype(float).to_numpy()
+            assert np.allclose(left_values, right_values, rtol=1e-9, atol=1e-9, equal_nan=True), (
+                column
+            )
+        else:
+            assert [_plain(item) for item in right] == [_plain(item) for item in left], column
+
+
+def test_predictions_match_duckdb(duckdb_build, spark, spark_downstream_build):
+    columns = "customer_id, instance_id, attribute, value, value_type, as_of"
+    duck = duckdb_build.execute(f"select {columns} from predictions").df()
+    spk = spark.sql(f"select {columns} from {SPARK_SCHEMA}.predictions").toPandas()
+    duck["as_of"], spk["as_of"] = duck["as_of"].astype(str), spk["as_of"].astype(str)
+    _assert_same_table(duck, spk, ["instance_id", "customer_id", "attribute"])
+
+
+def test_model_runs_match_duckdb(duckdb_build, spark, spark_downstream_build):
+    columns = "instance_id, cast(as_of as string) as as_of, status, rows_scored"
+    duck = duckdb_build.execute(f"select {columns}, error from model_runs").df()
+    spk = spark.sql(f"select {columns}, error from {SPARK_SCHEMA}.model_runs").toPandas()
+    for frame in (duck, spk):
+        frame["error"] = frame["error"].fillna("").str.split("\n").str[0]
+    assert set(duck["status"]) >= {"Complete"}
+    _assert_same_table(duck, spk, ["instance_id"])
+    started = spark.sql(f"select started_at from {SPARK_SCHEMA}.model_runs").toPandas()
+    assert started["started_at"].notna().all()
+
+
+def test_model_instances_match_duckdb(duckdb_build, spark, spark_downstream_build):
+    columns = "instance_id, type, status, configured_status, last_rows_scored, params, config"
+    duck = duckdb_build.execute(f"select {columns} from model_instances").df()
+    spk = spark.sql(f"select {columns} from {SPARK_SCHEMA}.model_instances").toPandas()
+    _assert_same_table(duck, spk, ["instance_id"])
+
+
+def test_customer_profile_matches_duckdb(duckdb_build, spark, spark_downstream_build):
+    duck = _duck(duckdb_build, "customer_profile")
+    spk = _spark(spark, "customer_profile")
+    # Every instance's attributes, not only the headline features.
+    assert {"rfm_cluster", "churn_30d_score", "interest_iab_affinity"} <= set(duck.columns)
+    _assert_same_table(duck, spk, ["customer_id"])
+
+
+def test_customer_interest_affinities_match_duckdb(duckdb_build, spark, spark_downstream_build):
+    duck = _duck(duckdb_build, "customer_interest_affinities")
+    spk = _spark(spark, "customer_interest_affinities")
+    duck["as_of"], spk["as_of"] = duck["as_of"].astype(str), spk["as_of"].astype(str)
+    assert {"interest_product", "interest_iab", "interest_custom"} <= set(duck["instance_id"])
+    _assert_same_table(duck, spk, ["instance_id", "customer_id", "label"])
+
+
+def test_rfm_segment_transitions_match_duckdb(duckdb_build, spark, spark_downstream_build):
+    duck = _duck(duckdb_build, "rfm_segment_transitions")
+    spk = _spark(spark, "rfm_segment_transitions")
+    for frame in (duck, spk):
+        frame["as_of"] = frame["as_of"].astype(str)
+    assert len(duck) > 0 and set(duck["instance_id"]) == {"rfm"}
+    _assert_same_table(duck, spk, ["instance_id", "customer_id", "as_of"])
+
+
+@pytest.fixture(scope="module")
+def monitor_history(parity_dir, duckdb_build, spark, spark_downstream_build):
+    """Both warehouses given an earlier run (this run's predictions, stamped EARLIER_DAYS days
+    before: a drift baseline, and action predictions whose window has passed), then their
+    monitoring models rebuilt. DuckDB: on a copy of the run's database."""
+    history_db = parity_dir / "history.duckdb"
+    history_db.write_bytes((parity_dir / "pcdp.duckdb").read_bytes())
+    earlier = (
+        "select customer_id, instance_id, attribute, value, value_type, 'earlier' as run_id,"
+        f" cast(as_of - interval {EARLIER_DAYS} day as date) as as_of from predictions"
+    )
+    with duckdb.connect(str(history_db)) as con:
+        con.execute(f"insert into predictions {earlier}")
+    spark_earlier = earlier.replace("from predictions", f"from {SPARK_SCHEMA}.predictions")
+    spark.sql(f"insert into {SPARK_SCHEMA}.predictions {spark_earlier}")
+    variables = {"raw_path": str(parity_dir / "raw"), "as_of": AS_OF.isoformat()}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(PROJECT)
+        patch.setenv("PCDP_DB", str(history_db))
+        duck = dbtRunner().invoke(
+            [
+                "build",
+                "--select",
+                *sorted(MONITOR_MODELS),
+                "--project-dir",
+                str(PROJECT),
+                "--profiles-dir",
+                str(PROJECT),
+                "--target",
+                "duckdb",
+                "--vars",
+                json.dumps(variables),
+                "--target-path",
+                str(parity_dir / "history_target"),
+                "--log-path",
+                str(parity_dir / "history_logs"),
+            ]
+        )
+        spk = _dbt_spark(
+            ["build", "--select", *sorted(MONITOR_MODELS)], parity_dir / "spark", parity_dir / "raw"
+        )
+    # dbt-duckdb keeps its connection (with the profile's settings) open in this process: read
+    # a copy of the database (and of its write-ahead log, if any).
+    for suffix in ("", ".wal"):
+        source = parity_dir / f"history.duckdb{suffix}"
+        if source.exists():
+            (parity_dir / f"history_read.duckdb{suffix}").write_bytes(source.read_bytes())
+    connection = duckdb.connect(str(parity_dir / "history_read.duckdb"), read_only=True)
+    yield connection, duck, spk
+    connection.close()
+
+
+def test_monitoring_over_an_earlier_run_matches_duckdb(monitor_history, spark):
+    duck_con, duck, spk = monitor_history
+    for result in (duck, spk):
+        assert result.success, [
+            (r.node.name, r.status, r.message) for r in result.result if r.status != "success"
+        ]
+    statuses = {r.node.name: (r.node.resource_type, str(r.status)) for r in spk.result}
+    assert {name for name, (kind, _) in statuses.items() if kind == "model"} == MONITOR_MODELS
+    tests = {name: status for name, (kind, status) in statuses.items() if kind == "test"}
+    # The monitoring checks' tests warn (never fail) about checks that did not pass.
+    assert len(tests) >= 5 and set(tests.values()) <= {"pass", "warn"}
+    columns = "instance_id, metric, value, value_text"
+    duck_metrics = duck_con.execute(f"select {columns} from int_monitor_metrics").df()
+    spark_metrics = spark.sql(f"select {columns} from {SPARK_SCHEMA}.int_monitor_metrics")
+    # Drift of every kind of attribute (numbers, booleans, labels, records) and a matured
+    # backtest of the action predictions whose window has passed.
+    metrics = set(duck_metrics["metric"])
+    assert {"psi_max", "drift_baseline_as_of", "matured_auc", "matured_precision"} <= metrics
+    assert {"psi_rfm_cluster", "psi_churn_30d_segment", "psi_interest_iab_affinity"} <= metrics
+    _assert_same_table(duck_metrics, spark_metrics.toPandas(), ["instance_id", "metric"])
+    columns = "instance_id, check_name, metric, value, expected, limit_value, passed, message"
+    duck_checks = duck_con.execute(f"select {columns} from model_monitoring").df()
+    spark_checks = spark.sql(f"select {columns} from {SPARK_SCHEMA}.model_monitoring").toPandas()
+    _assert_same_table(duck_checks, spark_checks, ["instance_id", "metric"])
 
 
 def test_too_few_propagation_rounds_fail_the_convergence_test(parity_dir, spark):
