@@ -76,19 +76,10 @@
     {% for name, spec in pcdp_raw_datasets().items() %}
         {% set found = pcdp_find_raw_dataset(raw_path, name) %}
         {% if found is none %}
-            {% if spec.required %}
-                {% do exceptions.raise_compiler_error(
-                    "raw dataset '" ~ name ~ "' is required but " ~ raw_path ~ " has no "
-                    ~ name ~ ".parquet, " ~ name ~ ".csv or " ~ name ~ "/ folder of Parquet parts"
-                ) %}
-            {% endif %}
-            {% set typed_nulls = [] %}
-            {% for column in spec.columns %}
-                {% do typed_nulls.append('cast(null as varchar) as ' ~ column) %}
-            {% endfor %}
             {% do statements.append(
                 'create or replace view raw.' ~ name ~ ' as select '
-                ~ typed_nulls | join(', ') ~ ' where false'
+                ~ pcdp_absent_raw_dataset_columns(name, spec, raw_path) | join(', ')
+                ~ ' where false'
             ) %}
         {% else %}
             {% set present = run_query('describe select * from ' ~ found.reader).columns[0].values() %}
@@ -207,19 +198,10 @@
         {% do run_query('drop view if exists raw.' ~ name) %}
         {% do run_query('drop table if exists raw.' ~ name ~ '__files') %}
         {% if not matches %}
-            {% if spec.required %}
-                {% do exceptions.raise_compiler_error(
-                    "raw dataset '" ~ name ~ "' is required but " ~ raw_root ~ " has no "
-                    ~ name ~ ".parquet, " ~ name ~ ".csv or " ~ name ~ "/ folder of Parquet parts"
-                ) %}
-            {% endif %}
-            {% set typed_nulls = [] %}
-            {% for column in spec.columns %}
-                {% do typed_nulls.append('cast(null as string) as ' ~ column) %}
-            {% endfor %}
             {% do run_query(
                 'create view raw.' ~ name ~ ' as select '
-                ~ typed_nulls | join(', ') ~ ' where false'
+                ~ pcdp_absent_raw_dataset_columns(name, spec, raw_root) | join(', ')
+                ~ ' where false'
             ) %}
         {% else %}
             {% set found = matches[0] %}
@@ -307,4 +289,23 @@
         {% do absent_columns.append('cast(null as string) as ' ~ column) %}
     {% endfor %}
     {{ return(absent_columns) }}
+{% endmacro %}
+
+
+{#
+  The columns of the empty view standing in for raw dataset `name`, absent from `raw_root`:
+  every contract column as null text. Fails the run when the dataset is required.
+#}
+{% macro pcdp_absent_raw_dataset_columns(name, spec, raw_root) %}
+    {% if spec.required %}
+        {% do exceptions.raise_compiler_error(
+            "raw dataset '" ~ name ~ "' is required but " ~ raw_root ~ " has no "
+            ~ name ~ ".parquet, " ~ name ~ ".csv or " ~ name ~ "/ folder of Parquet parts"
+        ) %}
+    {% endif %}
+    {% set typed_nulls = [] %}
+    {% for column in spec.columns %}
+        {% do typed_nulls.append('cast(null as string) as ' ~ column) %}
+    {% endfor %}
+    {{ return(typed_nulls) }}
 {% endmacro %}

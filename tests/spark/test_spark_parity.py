@@ -249,16 +249,25 @@ def _timestamps(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out
 
 
-def test_spark_builds_the_sql_layer_with_passing_data_tests(spark_build: dbtRunnerResult):
-    assert spark_build.success, [
-        (r.node.name, r.status, r.message) for r in spark_build.result if r.status != "success"
+def _assert_built(
+    result: dbtRunnerResult, models: set[str], min_tests: int, outcomes=frozenset({"pass"})
+) -> dict[str, str]:
+    """The build succeeded, built exactly `models`, and ran at least `min_tests` data tests,
+    each with one of `outcomes`; returns test name -> status."""
+    assert result.success, [
+        (r.node.name, r.status, r.message) for r in result.result if r.status != "success"
     ]
-    statuses = {r.node.name: (r.node.resource_type, str(r.status)) for r in spark_build.result}
+    statuses = {r.node.name: (r.node.resource_type, str(r.status)) for r in result.result}
     built = {name for name, (kind, _) in statuses.items() if kind == "model"}
-    assert built == SPARK_MODELS
+    assert built == models
     tests = {name: status for name, (kind, status) in statuses.items() if kind == "test"}
-    assert len(tests) >= 40
-    assert set(tests.values()) == {"pass"}
+    assert len(tests) >= min_tests
+    assert set(tests.values()) <= outcomes
+    return tests
+
+
+def test_spark_builds_the_sql_layer_with_passing_data_tests(spark_build: dbtRunnerResult):
+    tests = _assert_built(spark_build, SPARK_MODELS, min_tests=40)
     # The convergence check of the unrolled identity components ran and passed.
     assert any(name.startswith("pcdp_components_converged") for name in tests)
 
@@ -409,16 +418,7 @@ def test_the_package_scores_spark_built_features_like_duckdb(duckdb_build, pytho
 
 
 def test_spark_builds_the_models_downstream_of_the_python_models(spark_downstream_build):
-    result = spark_downstream_build
-    assert result.success, [
-        (r.node.name, r.status, r.message) for r in result.result if r.status != "success"
-    ]
-    statuses = {r.node.name: (r.node.resource_type, str(r.status)) for r in result.result}
-    built = {name for name, (kind, _) in statuses.items() if kind == "model"}
-    assert built == SPARK_DOWNSTREAM_MODELS
-    tests = {name: status for name, (kind, status) in statuses.items() if kind == "test"}
-    assert len(tests) >= 10
-    assert set(tests.values()) == {"pass"}
+    _assert_built(spark_downstream_build, SPARK_DOWNSTREAM_MODELS, min_tests=10)
 
 
 def _plain(value: object) -> object:
@@ -567,15 +567,9 @@ def monitor_history(parity_dir, duckdb_build, spark, spark_downstream_build):
 
 def test_monitoring_over_an_earlier_run_matches_duckdb(monitor_history, spark):
     duck_con, duck, spk = monitor_history
-    for result in (duck, spk):
-        assert result.success, [
-            (r.node.name, r.status, r.message) for r in result.result if r.status != "success"
-        ]
-    statuses = {r.node.name: (r.node.resource_type, str(r.status)) for r in spk.result}
-    assert {name for name, (kind, _) in statuses.items() if kind == "model"} == MONITOR_MODELS
-    tests = {name: status for name, (kind, status) in statuses.items() if kind == "test"}
+    assert duck.success, [(r.node.name, r.message) for r in duck.result if r.status != "success"]
     # The monitoring checks' tests warn (never fail) about checks that did not pass.
-    assert len(tests) >= 5 and set(tests.values()) <= {"pass", "warn"}
+    _assert_built(spk, MONITOR_MODELS, min_tests=5, outcomes={"pass", "warn"})
     columns = "instance_id, metric, value, value_text"
     duck_metrics = duck_con.execute(f"select {columns} from int_monitor_metrics").df()
     spark_metrics = spark.sql(f"select {columns} from {SPARK_SCHEMA}.int_monitor_metrics")
