@@ -2,41 +2,43 @@
   Audiences, accounts and signals (contract sections 4-5).
 
   pcdp_create_audience_views(results): the on-run-end hook. When this invocation built the
-  model audience_definitions, it creates one view audience_<name> per audience whose status is
-  'ok', selecting its members from customer_profile (or account_profile for target: account)
-  with the filter SQL that pcdp.audience compiled (never the filter text). It drops the views
-  of audiences that are gone or were refused, so a view never outlives its definition.
+  model audience_definitions, it publishes the audience views (pcdp_publish_audience_views).
 #}
 {% macro pcdp_create_audience_views(results) %}
     {% if not execute or flags.WHICH not in ('run', 'build') %}
         {{ return('') }}
     {% endif %}
-    {% set built = [] %}
-    {% for result in results %}
-        {% if result.node.name == 'audience_definitions' and result.status == 'success' %}
-            {% do built.append(result.node) %}
-        {% endif %}
+    {% for result in results
+        if result.node.name == 'audience_definitions' and result.status == 'success' %}
+        {% do pcdp_publish_audience_views() %}
     {% endfor %}
-    {% if not built %}
-        {{ return('') }}
-    {% endif %}
-    {% set definitions_node = built[0] %}
-    {% set definitions = api.Relation.create(
-        database=definitions_node.database,
-        schema=definitions_node.schema,
-        identifier=definitions_node.alias,
-    ) %}
-    {% set sources = {} %}
+    {{ return('') }}
+{% endmacro %}
+
+
+{#
+  pcdp_publish_audience_views(): one view audience_<name> per audience of the table
+  audience_definitions whose status is 'ok', selecting its members from customer_profile (or
+  account_profile for target: account) with the filter SQL that pcdp.audience compiled (never
+  the filter text). It drops the views of audiences that are gone or were refused, so a view
+  never outlives its definition. Also a run-operation (`dbt run-operation
+  pcdp_publish_audience_views`), for a warehouse where audience_definitions is built apart from
+  the dbt invocation.
+#}
+{% macro pcdp_publish_audience_views() %}
+    {% set relations = {} %}
     {% set model_names = [] %}
     {% for node in graph.nodes.values() if node.resource_type in ('model', 'seed', 'snapshot') %}
         {% do model_names.append(node.alias or node.name) %}
-        {% if node.package_name == project_name
-            and node.name in ('customer_profile', 'account_profile') %}
-            {% do sources.update({node.name: api.Relation.create(
+        {% if node.package_name == project_name and node.name in (
+            'customer_profile', 'account_profile', 'audience_definitions'
+        ) %}
+            {% do relations.update({node.name: api.Relation.create(
                 database=node.database, schema=node.schema, identifier=node.alias
             )}) %}
         {% endif %}
     {% endfor %}
+    {% set definitions = relations['audience_definitions'] %}
     {% set rows = run_query(
         'select view_name, source_relation, filter_sql from ' ~ definitions
         ~ " where status = 'ok' order by view_name"
@@ -44,40 +46,48 @@
     {% set kept = [] %}
     {% for view_name, source_relation, filter_sql in rows %}
         {% if not modules.re.fullmatch('audience_[a-z][a-z0-9_]*', view_name)
-            or source_relation not in sources %}
+            or source_relation not in ('customer_profile', 'account_profile') %}
             {% do exceptions.raise_compiler_error(
                 'audience_definitions has an invalid row for ' ~ view_name
             ) %}
         {% endif %}
-        {% set view = api.Relation.create(
-            database=definitions_node.database,
-            schema=definitions_node.schema,
-            identifier=view_name,
-            type='view',
-        ) %}
         {% do run_query(
-            'create or replace view ' ~ view ~ ' as select * from '
-            ~ sources[source_relation] ~ ' where ' ~ filter_sql
+            'create or replace view ' ~ definitions.incorporate(
+                path={'identifier': view_name}, type='view'
+            ) ~ ' as select * from ' ~ relations[source_relation] ~ ' where ' ~ filter_sql
         ) %}
         {% do kept.append(view_name) %}
     {% endfor %}
-    {% set existing = run_query(
-        "select table_name from information_schema.tables where table_type = 'VIEW'"
-        ~ ' and table_catalog = ' ~ pcdp_quote_text(definitions_node.database)
-        ~ ' and table_schema = ' ~ pcdp_quote_text(definitions_node.schema)
-        ~ " and starts_with(table_name, 'audience_')"
-    ).columns[0].values() %}
-    {% for view_name in existing
-        if view_name not in kept and view_name not in model_names %}
-        {% do run_query('drop view if exists ' ~ api.Relation.create(
-            database=definitions_node.database,
-            schema=definitions_node.schema,
-            identifier=view_name,
-            type='view',
+    {% for view_name in pcdp_view_names(definitions)
+        if view_name.startswith('audience_')
+        and view_name not in kept and view_name not in model_names %}
+        {% do run_query('drop view if exists ' ~ definitions.incorporate(
+            path={'identifier': view_name}, type='view'
         )) %}
     {% endfor %}
     {% do log('audiences: ' ~ kept | length ~ ' view(s) created', info=true) %}
-    {{ return('') }}
+{% endmacro %}
+
+
+{# The names of the views in the schema of `relation`. #}
+{% macro pcdp_view_names(relation) %}
+    {{ return(adapter.dispatch('pcdp_view_names', 'pcdp')(relation)) }}
+{% endmacro %}
+
+{% macro default__pcdp_view_names(relation) %}
+    {{ return(run_query(
+        "select table_name from information_schema.tables where table_type = 'VIEW'"
+        ~ ' and table_catalog = ' ~ pcdp_quote_text(relation.database)
+        ~ ' and table_schema = ' ~ pcdp_quote_text(relation.schema)
+    ).columns[0].values() | list) }}
+{% endmacro %}
+
+{% macro spark__pcdp_view_names(relation) %}
+    {% set views = [] %}
+    {% for row in run_query('show views in ' ~ relation.schema) if not row['isTemporary'] %}
+        {% do views.append(row['viewName']) %}
+    {% endfor %}
+    {{ return(views) }}
 {% endmacro %}
 
 

@@ -14,8 +14,8 @@
 {% endmacro %}
 
 {#
-  Spark: a string is read with get_json_object, a list of labels with from_json; a record
-  stays JSON text (Spark has no JSON type).
+  Spark: a string is read with get_json_object, a list of labels with from_json; a record is
+  parsed as VARIANT (Spark 4's counterpart of DuckDB's JSON type).
 #}
 {% macro spark__pcdp_typed_value(column, value_type) %}
     {%- if value_type == 'number' -%} cast({{ column }} as double)
@@ -23,6 +23,6 @@
     {%- elif value_type == 'boolean' -%} cast({{ column }} as boolean)
     {%- elif value_type == 'string' -%} get_json_object({{ column }}, '$')
     {%- elif value_type == 'array' -%} from_json({{ column }}, 'array<string>')
-    {%- else -%} {{ column }}
+    {%- else -%} parse_json({{ column }})
     {%- endif -%}
 {% endmacro %}

@@ -10,10 +10,10 @@
   The `not materialized` hint of a CTE (DuckDB: inline it into every reference instead of
   computing it once). Other warehouses have no such hint and decide for themselves. Rendered
   from `target` rather than adapter.dispatch because it sits in the CTE header, which must stay
-  parseable for sqlfluff (where `target` is undefined and the DuckDB form is linted).
+  parseable for sqlfluff (whose stand-in target, .sqlfluff_jinja/target.py, is DuckDB).
 #}
 {% macro pcdp_cte_not_materialized() %}
-    {%- if target is not defined or target.type == 'duckdb' -%}
+    {%- if target.type == 'duckdb' -%}
         not materialized
     {%- endif -%}
 {% endmacro %}
@@ -521,3 +521,18 @@
         {{ keys }}, cast(array_position({{ numbers }}, array_max({{ numbers }})) as int)
     )
 {%- endmacro %}
+
+
+{# A SQL string literal for text the project controls (paths, names, seed values). #}
+{% macro pcdp_quote_text(text) %}
+    {{ return(adapter.dispatch('pcdp_quote_text', 'pcdp')(text)) }}
+{% endmacro %}
+
+{% macro default__pcdp_quote_text(text) %}
+    {{ return("'" ~ (text | string).replace("'", "''") ~ "'") }}
+{% endmacro %}
+
+{# Spark reads a backslash in a string literal as an escape: escape it, and the quote. #}
+{% macro spark__pcdp_quote_text(text) %}
+    {{ return("'" ~ (text | string).replace("\\", "\\\\").replace("'", "\\'") ~ "'") }}
+{% endmacro %}

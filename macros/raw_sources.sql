@@ -122,12 +122,6 @@
 {% endmacro %}
 
 
-{# A SQL string literal for text the project controls (paths, names): quotes are doubled. #}
-{% macro pcdp_quote_text(text) %}
-    {{ return("'" ~ (text | string).replace("'", "''") ~ "'") }}
-{% endmacro %}
-
-
 {#
   Spark: one table per raw dataset in schema `raw`, over the files in var raw_path, so the
   staging models read them as the same dbt sources. Files are listed through Spark itself (the

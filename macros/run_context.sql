@@ -28,3 +28,43 @@
     {% set run_id = var('run_id') | string %}
     {{ return(pcdp_quote_text(run_id if run_id not in ('', 'None', 'none') else invocation_id)) }}
 {% endmacro %}
+
+
+{#
+  predictions' pre-hook: a rerun of an as-of date replaces the rows of the instances that
+  succeeded in this run (also of one that succeeded with no rows); an instance that failed
+  keeps its earlier rows.
+#}
+{% macro pcdp_clear_rerun_predictions() %}
+    {% if not execute or not is_incremental() %}
+        {{ return('') }}
+    {% endif %}
+    {% set succeeded_sql = "select instance_id from " ~ ref('int_instance_records')
+        ~ " where record_type = 'status' and "
+        ~ pcdp_json_text('value', '$.status') ~ " = 'Complete'" %}
+    {{ return(adapter.dispatch('pcdp_clear_rerun_predictions', 'pcdp')(succeeded_sql)) }}
+{% endmacro %}
+
+{% macro default__pcdp_clear_rerun_predictions(succeeded_sql) %}
+    {{ return('delete from ' ~ this ~ ' where as_of = ' ~ pcdp_as_of_date()
+        ~ ' and instance_id in (' ~ succeeded_sql ~ ')') }}
+{% endmacro %}
+
+{# Databricks (which would otherwise pick the Spark variant): Delta tables delete rows. #}
+{% macro databricks__pcdp_clear_rerun_predictions(succeeded_sql) %}
+    {{ return(default__pcdp_clear_rerun_predictions(succeeded_sql)) }}
+{% endmacro %}
+
+{#
+  Spark's own (Parquet) tables cannot delete rows: there predictions is partitioned by as_of
+  and instance_id, and the partitions of this date's succeeded instances are dropped.
+#}
+{% macro spark__pcdp_clear_rerun_predictions(succeeded_sql) %}
+    {% set partitions = [] %}
+    {% for instance_id in run_query(succeeded_sql).columns[0].values() | sort %}
+        {% do partitions.append('partition (as_of = ' ~ pcdp_as_of_date()
+            ~ ', instance_id = ' ~ pcdp_quote_text(instance_id) ~ ')') %}
+    {% endfor %}
+    {{ return('alter table ' ~ this ~ ' drop if exists ' ~ partitions | join(', ')
+        if partitions else '') }}
+{% endmacro %}

@@ -159,6 +159,15 @@ def test_definitions_compile_every_contract_example(tmp_path, con):
         assert row["view_name"] == f"audience_{name}" and row["target"] == "customer"
 
 
+def test_definitions_refuse_frames_of_an_unknown_warehouse(tmp_path, con):
+    # DuckDB relations and Spark DataFrames (tests/spark) are compiled for; a pandas frame, say,
+    # has no SQL dialect to compile to.
+    path = write(tmp_path, "audiences:\n  - name: champions\n    filter: rfm_cluster = x\n")
+    frame = con.table("customer_profile").df()
+    with pytest.raises(TypeError, match="customer: a DataFrame is neither a DuckDB relation"):
+        definitions_from_relations(str(path), con, {"customer": frame})
+
+
 def test_definitions_record_refusals_without_stopping(tmp_path, con):
     path = write(
         tmp_path,

@@ -18,6 +18,7 @@ from pcdp.audience import (
     IsNull,
     Not,
     Or,
+    attr_type_for_db_type,
     audience_view_sql,
     check_filter,
     compile_audiences,
@@ -249,6 +250,44 @@ def test_sql_shape(schema):
     )
     # the column name comes from the schema, not from the filter text
     assert '"rfm_cluster"' in compile_filter("RFM_Cluster = x", schema)
+
+
+def test_spark_sql_shape(schema):
+    # Spark SQL (tests/spark runs these filters on Spark): backquoted columns, backslashes
+    # escaped in literals, exists/rlike for contains, size() for list length.
+    def spark(text: str) -> str:
+        return compile_filter(text, schema, dialect="spark")
+
+    assert spark("pcltv_6m >= 100") == "COALESCE((`pcltv_6m` >= 100), FALSE)"
+    assert spark("rfm_cluster = 'a''b\\c'") == "COALESCE((`rfm_cluster` = 'a\\'b\\\\c'), FALSE)"
+    assert spark("interest_iab contains Tech") == (
+        "COALESCE((exists(`interest_iab`, __pcdp_label -> __pcdp_label rlike "
+        "'(?iu)(?:^|>\\\\s*)Tech(?:$|[^\\\\p{L}\\\\p{N}])')), FALSE)"
+    )
+    assert spark("interest_iab is null") == (
+        "COALESCE((`interest_iab` IS NULL OR size(`interest_iab`) = 0), FALSE)"
+    )
+    with pytest.raises(KeyError):
+        compile_filter("pcltv_6m >= 100", schema, dialect="snowflake")
+
+
+def test_spark_column_types():
+    for spark_type, attr_type in {
+        "array<string>": AttrType.LIST,
+        "string": AttrType.TEXT,
+        "int": AttrType.INTEGER,
+        "bigint": AttrType.INTEGER,
+        "double": AttrType.NUMBER,
+        "decimal(28,4)": AttrType.NUMBER,
+        "boolean": AttrType.BOOLEAN,
+        "date": AttrType.DATE,
+        "timestamp": AttrType.TIMESTAMP,
+        "timestamp_ntz": AttrType.TIMESTAMP,
+    }.items():
+        assert attr_type_for_db_type(spark_type) is attr_type, spark_type
+    # Not filterable: a record (VARIANT, Spark's JSON), a map, a list of numbers.
+    for spark_type in ("variant", "map<string,double>", "array<double>", "struct<a:int>"):
+        assert attr_type_for_db_type(spark_type) is None, spark_type
 
 
 # ------------------------------------------------------------------------------- parsing

@@ -2,13 +2,15 @@
 
 DuckDB side: `pcdp run` (the normal nightly run, every model). Spark side, in three dbt builds
 (dbt-spark, in-process PySpark session in local mode), each with the data tests of its models:
-1. every model that does not depend on a Python model (dbt-spark runs Python models only on
-   Databricks), without the seeds (read only by Python models);
+1. the seeds and every model that does not depend on a Python model (dbt-spark runs Python
+   models only on Databricks);
 2. the Python models' tables, computed by the package as each Python model does
    (run_instance_types on the Spark session and the Spark-built inputs, through pcdp.frames;
-   instances_table; seeds: the DuckDB run's copies) and written as Spark tables under the
-   models' names; then the SQL models downstream of them (predictions, model_runs,
-   customer_profile, ...);
+   instances_table) and written as Spark tables under the models' names; then the SQL models
+   downstream of them (predictions, model_runs, customer_profile, ...); then the audience
+   definitions, compiled by the package to Spark SQL against the Spark-built profiles, and the
+   audience views (`dbt run-operation pcdp_publish_audience_views`, what the on-run-end hook
+   does);
 3. an earlier run's predictions added on both warehouses, then the monitoring models (score
    drift, matured backtests, model_metrics, model_monitoring) rebuilt on both.
 All builds run in this process, so the Spark tables are read back through the same
@@ -20,6 +22,7 @@ Runs in the Spark venv (`make test-spark`), not in `make test`: about five minut
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +34,10 @@ import pyarrow as pa
 import pytest
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 from pyspark.sql import SparkSession
+from pyspark.sql.types import VariantVal
 
+from pcdp.audience import attr_type_for_db_type, compile_filter
+from pcdp.audience.definitions import definitions_from_relations
 from pcdp.cli import main as pcdp_main
 from pcdp.frames import local_connection, register_inputs, to_arrow, to_pandas
 from pcdp.generate import generate
@@ -44,8 +50,9 @@ PROJECT = Path(__file__).resolve().parents[2]
 AS_OF = dt.date(2025, 12, 31)
 CUSTOMERS = 300
 SPARK_SCHEMA = "pcdp_parity"
-# Everything downstream of a Python model, and the seeds (only Python models read them).
-SPARK_EXCLUDE = ["path:python_models+", "path:seeds"]
+# Everything downstream of a Python model.
+SPARK_EXCLUDE = ["path:python_models+"]
+SEEDS = {"rfm_segment_map", "iab_content_taxonomy", "iab_keyword_lexicon", "custom_taxonomy"}
 SPARK_MODELS = {
     *(f"base_raw__{name}" for name in ("events", "identifies", "orders", "products")),
     *(f"base_raw__{name}" for name in ("content", "accounts", "fx_rates")),
@@ -67,7 +74,7 @@ SPARK_MODELS = {
 }
 # The Python models' tables, computed by the package as each model does (python_models/**.py)
 # and written as Spark tables under the model's name: model -> (instance types, inputs as
-# model input name -> (relation, built by: "spark" model or "seed" of the DuckDB run)).
+# model input name -> Spark-built relation).
 PYTHON_OUTPUTS = {
     "instance_outputs__action_prediction": (
         ["action_prediction"],
@@ -92,9 +99,9 @@ PYTHON_OUTPUTS = {
             "customer_events": "int_customer_events",
             "content": "stg_raw__content",
             "products": "stg_raw__products",
-            "iab_content_taxonomy": "seed:iab_content_taxonomy",
-            "iab_keyword_lexicon": "seed:iab_keyword_lexicon",
-            "custom_taxonomy": "seed:custom_taxonomy",
+            "iab_content_taxonomy": "iab_content_taxonomy",
+            "iab_keyword_lexicon": "iab_keyword_lexicon",
+            "custom_taxonomy": "custom_taxonomy",
         },
     ),
     "instance_outputs__pcltv": (
@@ -107,7 +114,7 @@ PYTHON_OUTPUTS = {
     ),
     "instance_outputs__rfm": (
         ["rfm"],
-        {"customer_features": "customer_features", "rfm_segment_map": "seed:rfm_segment_map"},
+        {"customer_features": "customer_features", "rfm_segment_map": "rfm_segment_map"},
     ),
 }
 # Models downstream of the Python models that build on Spark over the tables above; the
@@ -196,19 +203,14 @@ def spark(spark_build: dbtRunnerResult) -> SparkSession:
 
 
 @pytest.fixture(scope="module")
-def python_outputs(duckdb_build, spark) -> dict[str, pa.Table]:
+def python_outputs(spark) -> dict[str, pa.Table]:
     """Each Python model's table, computed by the package on the Spark session and the
-    Spark-built inputs (seeds: the DuckDB run's copies), written as a Spark table under the
-    model's name in the target schema, where dbt's ref() finds it."""
+    Spark-built inputs, written as a Spark table under the model's name in the target schema,
+    where dbt's ref() finds it."""
     tables = {"int_model_instances": instances_table(PROJECT / "instances.yml")}
     for model, (types, inputs) in PYTHON_OUTPUTS.items():
         frames = {
-            name: (
-                duckdb_build.sql(f"select * from {relation[5:]}").df()
-                if relation.startswith("seed:")
-                else spark.table(f"{SPARK_SCHEMA}.{relation}")
-            )
-            for name, relation in inputs.items()
+            name: spark.table(f"{SPARK_SCHEMA}.{relation}") for name, relation in inputs.items()
         }
         tables[model] = run_instance_types(types, PROJECT / "instances.yml", AS_OF, spark, frames)
     for model, table in tables.items():
@@ -268,6 +270,8 @@ def _assert_built(
 
 def test_spark_builds_the_sql_layer_with_passing_data_tests(spark_build: dbtRunnerResult):
     tests = _assert_built(spark_build, SPARK_MODELS, min_tests=40)
+    seeded = {r.node.name for r in spark_build.result if r.node.resource_type == "seed"}
+    assert seeded == SEEDS
     # The convergence check of the unrolled identity components ran and passed.
     assert any(name.startswith("pcdp_components_converged") for name in tests)
 
@@ -330,6 +334,23 @@ def test_rows_used_are_the_same(duckdb_build, spark):
         table = f"stg_raw__{dataset}"
         duck_rows = duckdb_build.execute(f"select count(*) from {table}").fetchone()[0]
         assert spark.table(f"{SPARK_SCHEMA}.{table}").count() == duck_rows, dataset
+
+
+def test_seeds_load_on_spark_as_on_duckdb(duckdb_build, spark):
+    # dbt-spark's own seed loading breaks on a quote ("Women's Fashion") and loads an empty
+    # cell as the text 'None'; macros/seeds.sql writes escaped literals and nulls.
+    for seed in sorted(SEEDS):
+        duck = _duck(duckdb_build, seed)
+        spk = _spark(spark, seed)
+        assert list(spk.columns) == list(duck.columns), seed
+        rows = [[_plain(value) for value in row] for row in duck.itertuples(index=False)]
+        spark_rows = [[_plain(value) for value in row] for row in spk.itertuples(index=False)]
+        assert sorted(spark_rows, key=repr) == sorted(rows, key=repr), seed
+    lexicon = spark.table(f"{SPARK_SCHEMA}.iab_keyword_lexicon")
+    assert lexicon.where("label like '%Women''s%'").count() > 0
+    taxonomy = spark.table(f"{SPARK_SCHEMA}.iab_content_taxonomy")
+    assert taxonomy.where("parent_id is null").count() > 0
+    assert taxonomy.where("parent_id = 'None'").count() == 0
 
 
 def _assert_frames_close(duck: pd.DataFrame, spk: pd.DataFrame) -> None:
@@ -422,9 +443,12 @@ def test_spark_builds_the_models_downstream_of_the_python_models(spark_downstrea
 
 
 def _plain(value: object) -> object:
-    """A cell as a comparable Python value: arrays as lists, JSON text as its value."""
+    """A cell as a comparable Python value: arrays as lists, JSON text and Spark VARIANT
+    values as their value."""
     if isinstance(value, np.ndarray | list | tuple):
         return [_plain(item) for item in value]
+    if isinstance(value, VariantVal):
+        return json.loads(value.toJson())
     if isinstance(value, str):
         try:
             return json.loads(value)
@@ -513,6 +537,107 @@ def test_rfm_segment_transitions_match_duckdb(duckdb_build, spark, spark_downstr
     _assert_same_table(duck, spk, ["instance_id", "customer_id", "as_of"])
 
 
+def _grammar_tests():
+    """tests/python/test_audience_grammar.py: its profile rows and the rows each filter selects
+    on DuckDB."""
+    path = PROJECT / "tests" / "python" / "test_audience_grammar.py"
+    spec = importlib.util.spec_from_file_location("audience_grammar_cases", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_filters_select_the_same_rows_on_spark_as_on_duckdb(spark):
+    cases = _grammar_tests()
+    con = cases.make_profile()
+    frame = spark.createDataFrame(
+        to_arrow(con.sql("select * exclude (extra) from customer_profile"))
+    )
+    frame.createOrReplaceTempView("pcdp_filter_cases")
+    # The Spark types map to the attribute types the DuckDB ones do.
+    spark_schema = {
+        name: attr_type for name, kind in frame.dtypes if (attr_type := attr_type_for_db_type(kind))
+    }
+    assert spark_schema == cases.schema_from_duckdb(con)
+    assert len(cases.SELECTIONS) > 50
+    for text, expected in cases.SELECTIONS:
+        sql = compile_filter(text, spark_schema, dialect="spark")
+        rows = spark.sql(f"select customer_id from pcdp_filter_cases where {sql}").collect()
+        assert {row.customer_id for row in rows} == expected, text
+    # Spark reads a backslash in a string literal as an escape: a value with one still matches.
+    values = spark.createDataFrame(
+        [("b1", "C:\\new", ["A\\B > C"]), ("b2", "C:new", ["AB > C"])],
+        "customer_id string, rfm_cluster string, interest_product array<string>",
+    )
+    values.createOrReplaceTempView("pcdp_filter_backslashes")
+    schema = {"rfm_cluster": "text", "interest_product": "list"}
+    for text in ("rfm_cluster = 'C:\\new'", "interest_product contains 'A\\B'"):
+        sql = compile_filter(text, schema, dialect="spark")
+        rows = spark.sql(f"select customer_id from pcdp_filter_backslashes where {sql}").collect()
+        assert [row.customer_id for row in rows] == ["b1"], text
+
+
+@pytest.fixture(scope="module")
+def spark_audiences(parity_dir, spark, spark_downstream_build) -> dbtRunnerResult:
+    """audience_definitions computed by the package as the Python model does (the adapter's
+    DataFrames in, filters compiled to Spark SQL and counted there), written under the model's
+    name; a view of an audience that is gone planted; then the audience views published as
+    the on-run-end hook does."""
+    profiles = {
+        "customer": spark.table(f"{SPARK_SCHEMA}.customer_profile"),
+        "account": spark.table(f"{SPARK_SCHEMA}.account_profile"),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(PROJECT)
+        definitions = definitions_from_relations("audiences.yml", spark, profiles)
+        spark.createDataFrame(definitions).write.mode("overwrite").saveAsTable(
+            f"{SPARK_SCHEMA}.audience_definitions"
+        )
+        spark.sql(f"create or replace view {SPARK_SCHEMA}.audience_gone as select 1 as id")
+        return _dbt_spark(
+            ["run-operation", "pcdp_publish_audience_views"],
+            parity_dir / "spark",
+            parity_dir / "raw",
+        )
+
+
+def test_audiences_match_duckdb(duckdb_build, spark, spark_audiences):
+    assert spark_audiences.success, spark_audiences.exception
+    columns = "audience_name, target, view_name, status, error, member_count"
+    duck = duckdb_build.execute(f"select {columns} from audience_definitions").df()
+    spk = spark.sql(f"select {columns} from {SPARK_SCHEMA}.audience_definitions").toPandas()
+    _assert_same_table(duck, spk, ["audience_name"])
+    # At 300 customers pcLTV and the purchase model do not train: their audiences are refused
+    # (the same error on both); the others are built.
+    built = duck[duck["status"] == "ok"]
+    assert set(built["audience_name"]) == {
+        "champions",
+        "technology_fans",
+        "loyal_without_shoes",
+        "at_risk_valuable",
+        "key_accounts",
+    }
+    # Compiled for Spark: backquoted columns, `contains` as exists(... rlike ...).
+    filters = dict(
+        spark.sql(
+            f"select audience_name, filter_sql from {SPARK_SCHEMA}.audience_definitions"
+        ).collect()
+    )
+    assert "exists(`interest_iab`" in filters["technology_fans"]
+    views = {row.viewName for row in spark.sql(f"show views in {SPARK_SCHEMA}").collect()}
+    assert set(built["view_name"]) <= views
+    refused = set(duck["view_name"]) - set(built["view_name"])
+    assert "audience_gone" not in views and refused and not refused & views
+    for view_name, target in built[["view_name", "target"]].itertuples(index=False):
+        key = "customer_id" if target == "customer" else "account_id"
+        duck_members = sorted(duckdb_build.execute(f"select {key} from {view_name}").fetchall())
+        spark_rows = spark.sql(f"select {key} from {SPARK_SCHEMA}.{view_name}").collect()
+        assert sorted(tuple(row) for row in spark_rows) == duck_members, view_name
+    # Real memberships, `contains` and `not ... contains` among them.
+    counts = dict(zip(duck["audience_name"], duck["member_count"], strict=True))
+    assert counts["technology_fans"] > 0 and counts["loyal_without_shoes"] > 0
+
+
 @pytest.fixture(scope="module")
 def monitor_history(parity_dir, duckdb_build, spark, spark_downstream_build):
     """Both warehouses given an earlier run (this run's predictions, stamped EARLIER_DAYS days
@@ -520,14 +645,16 @@ def monitor_history(parity_dir, duckdb_build, spark, spark_downstream_build):
     monitoring models rebuilt. DuckDB: on a copy of the run's database."""
     history_db = parity_dir / "history.duckdb"
     history_db.write_bytes((parity_dir / "pcdp.duckdb").read_bytes())
+    columns = "customer_id, instance_id, attribute, value, value_type, run_id, as_of"
     earlier = (
         "select customer_id, instance_id, attribute, value, value_type, 'earlier' as run_id,"
         f" cast(as_of - interval {EARLIER_DAYS} day as date) as as_of from predictions"
     )
     with duckdb.connect(str(history_db)) as con:
-        con.execute(f"insert into predictions {earlier}")
+        con.execute(f"insert into predictions ({columns}) {earlier}")
     spark_earlier = earlier.replace("from predictions", f"from {SPARK_SCHEMA}.predictions")
-    spark.sql(f"insert into {SPARK_SCHEMA}.predictions {spark_earlier}")
+    # By name: on Spark the partition columns (as_of, instance_id) come last.
+    spark.sql(f"insert into {SPARK_SCHEMA}.predictions ({columns}) {spark_earlier}")
     variables = {"raw_path": str(parity_dir / "raw"), "as_of": AS_OF.isoformat()}
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(PROJECT)
@@ -583,6 +710,41 @@ def test_monitoring_over_an_earlier_run_matches_duckdb(monitor_history, spark):
     duck_checks = duck_con.execute(f"select {columns} from model_monitoring").df()
     spark_checks = spark.sql(f"select {columns} from {SPARK_SCHEMA}.model_monitoring").toPandas()
     _assert_same_table(duck_checks, spark_checks, ["instance_id", "metric"])
+
+
+def test_rerunning_an_as_of_date_on_spark_replaces_its_predictions(
+    parity_dir, spark, monitor_history
+):
+    # Spark's Parquet tables cannot delete rows: predictions is partitioned by as_of and
+    # instance_id there, and the pre-hook drops the partitions of the rerun date's succeeded
+    # instances instead. The earlier run's rows (monitor_history) are kept.
+    def counts() -> dict[tuple[str, str], int]:
+        rows = spark.sql(
+            f"select cast(as_of as string), instance_id, count(*) from {SPARK_SCHEMA}.predictions"
+            " group by 1, 2"
+        ).collect()
+        return {(as_of, instance_id): count for as_of, instance_id, count in rows}
+
+    def run_ids() -> set[str]:
+        query = f"select distinct run_id from {SPARK_SCHEMA}.predictions where as_of = '{AS_OF}'"
+        return {row.run_id for row in spark.sql(query).collect()}
+
+    before, before_run_ids = counts(), run_ids()
+    earlier = (AS_OF - dt.timedelta(days=EARLIER_DAYS)).isoformat()
+    assert {as_of for as_of, _ in before} == {AS_OF.isoformat(), earlier}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(PROJECT)
+        result = _dbt_spark(
+            ["build", "--select", "int_instance_records", "predictions"],
+            parity_dir / "spark",
+            parity_dir / "raw",
+        )
+    _assert_built(result, {"int_instance_records", "predictions"}, min_tests=1)
+    assert counts() == before
+    # The rows are this build's (int_instance_records stamps a new run id), not the old ones.
+    assert run_ids().isdisjoint(before_run_ids)
+    partitions = spark.sql(f"show partitions {SPARK_SCHEMA}.predictions").collect()
+    assert len(partitions) == len(before)
 
 
 def test_too_few_propagation_rounds_fail_the_convergence_test(parity_dir, spark):

@@ -1,4 +1,4 @@
-"""Type checking against a schema and SQL emission (DuckDB dialect).
+"""Type checking against a schema and SQL emission (DuckDB, or Spark SQL: see :data:`DIALECTS`).
 
 Emitted SQL only ever contains: column names taken from the schema as quoted identifiers, values
 as escaped literals re-rendered from their parsed form, and a fixed set of keywords, operators and
@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -83,10 +85,49 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _spark_ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _spark_literal(value: str) -> str:
+    # Spark reads a backslash in a string literal as an escape character.
+    if "\x00" in value:
+        raise ValueError("NUL character in literal")
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between warehouses in the SQL a filter compiles to."""
+
+    name: str
+    ident: Callable[[str], str]
+    literal: Callable[[str], str]
+    list_length: str  # the function giving a list's length
+    regex_flags: str  # inline flags of the case-insensitive ``contains`` pattern
+
+    def any_label_matches(self, column: str, pattern: str) -> str:
+        """True when some label of list ``column`` matches regular expression ``pattern``."""
+        x = LAMBDA_VAR
+        lit = self.literal(pattern)
+        if self.name == "spark":
+            return f"(exists({column}, {x} -> {x} rlike {lit}))"
+        return f"(len(list_filter({column}, lambda {x}: regexp_matches({x}, {lit}))) > 0)"
+
+
+DIALECTS = {
+    # RE2: (?i) folds case over Unicode.
+    "duckdb": Dialect("duckdb", quote_ident, quote_literal, "len", "(?i)"),
+    # Java regular expressions: (?i) alone folds ASCII only, (?u) extends it to Unicode.
+    "spark": Dialect("spark", _spark_ident, _spark_literal, "size", "(?iu)"),
+}
+
+
 class _Compiler:
-    def __init__(self, text: str, schema: Schema) -> None:
+    def __init__(self, text: str, schema: Schema, dialect: Dialect) -> None:
         self.text = text
         self.schema = schema
+        self.dialect = dialect
         self._lower = {}
         for name in schema:
             self._lower.setdefault(name.lower(), []).append(name)
@@ -175,7 +216,7 @@ class _Compiler:
                 ts = ts.astimezone(UTC).replace(tzinfo=None)
             return f"TIMESTAMP '{ts.isoformat(sep=' ')}'"
         # text (and list labels)
-        return quote_literal(v.text)
+        return self.dialect.literal(v.text)
 
     def number(self, name: str, typ: AttrType, raw: str, v: Value) -> str:
         if not NUMBER_RE.match(raw):
@@ -207,12 +248,12 @@ class _Compiler:
             name, typ = self.resolve(node.attr)
             self.check_op(name, typ, node.op, node.op_pos, node.op_pos + len(node.op))
             lit = self.literal(name, typ, node.value)
-            return f"({quote_ident(name)} {_SQL_OPS[node.op]} {lit})"
+            return f"({self.dialect.ident(name)} {_SQL_OPS[node.op]} {lit})"
         if isinstance(node, InList):
             name, typ = self.resolve(node.attr)
             self.check_op(name, typ, "in", node.op_pos, node.op_pos + 2)
             lits = ", ".join(self.literal(name, typ, v) for v in node.values)
-            return f"({quote_ident(name)} IN ({lits}))"
+            return f"({self.dialect.ident(name)} IN ({lits}))"
         if isinstance(node, Contains):
             name, typ = self.resolve(node.attr)
             self.check_op(name, typ, "contains", node.op_pos, node.op_pos + 8)
@@ -230,14 +271,16 @@ class _Compiler:
                     v.end,
                     hint="write a path such as Apparel > Shoes",
                 )
-            return _contains_sql(quote_ident(name), parts)
+            pattern = contains_pattern(parts, self.dialect.regex_flags)
+            return self.dialect.any_label_matches(self.dialect.ident(name), pattern)
         if isinstance(node, IsNull):
             name, typ = self.resolve(node.attr)
-            col = quote_ident(name)
+            col = self.dialect.ident(name)
+            length = self.dialect.list_length
             if typ is AttrType.LIST:
                 if node.negated:
-                    return f"(len({col}) > 0)"
-                return f"({col} IS NULL OR len({col}) = 0)"
+                    return f"({length}({col}) > 0)"
+                return f"({col} IS NULL OR {length}({col}) = 0)"
             if typ is AttrType.TEXT:
                 if node.negated:
                     return f"({col} <> '')"
@@ -261,41 +304,37 @@ def _regex_literal(text: str) -> str:
     return "".join("\\" + ch if ch in _REGEX_SPECIAL else ch for ch in text)
 
 
-def contains_pattern(parts: list[str]) -> str:
-    """The RE2 pattern ``contains`` uses for a value already split into its ``>`` parts.
+def contains_pattern(parts: list[str], flags: str = "(?i)") -> str:
+    """The pattern ``contains`` uses for a value already split into its ``>`` parts (RE2 and
+    Java syntax alike; ``flags`` make it case-insensitive in the warehouse's engine).
 
-    Case-insensitive; matches at the start of the label or of a ``>``-separated segment, and
-    ends at the end of the label or before a character that is not a letter or digit.
+    Matches at the start of the label or of a ``>``-separated segment, and ends at the end of
+    the label or before a character that is not a letter or digit.
     """
     body = r"\s*>\s*".join(_regex_literal(part) for part in parts)
-    return r"(?i)(?:^|>\s*)" + body + r"(?:$|[^\p{L}\p{N}])"
-
-
-def _contains_sql(col: str, parts: list[str]) -> str:
-    x = LAMBDA_VAR
-    lit = quote_literal(contains_pattern(parts))
-    return f"(len(list_filter({col}, lambda {x}: regexp_matches({x}, {lit}))) > 0)"
+    return flags + r"(?:^|>\s*)" + body + r"(?:$|[^\p{L}\p{N}])"
 
 
 def _show(text: str) -> str:
     return "'" + text + "'"
 
 
-def _prepare(text: str, schema: dict[str, Any]) -> tuple[Node, _Compiler]:
+def _prepare(text: str, schema: dict[str, Any], dialect: str = "duckdb") -> tuple[Node, _Compiler]:
     node = parse_filter(text)
     try:
         norm = normalize_schema(schema)
     except ValueError as exc:
         raise FilterError(f"invalid schema: {exc}") from None
-    return node, _Compiler(text, norm)
+    return node, _Compiler(text, norm, DIALECTS[dialect])
 
 
-def compile_filter(text: str, schema: dict[str, Any]) -> str:
-    """Compile filter ``text`` to a boolean DuckDB SQL expression over the schema's columns.
+def compile_filter(text: str, schema: dict[str, Any], dialect: str = "duckdb") -> str:
+    """Compile filter ``text`` to a boolean SQL expression over the schema's columns, in the
+    SQL of ``dialect`` (a key of :data:`DIALECTS`).
 
     The expression is never null.  Raises :class:`FilterError` when the filter is refused.
     """
-    node, compiler = _prepare(text, schema)
+    node, compiler = _prepare(text, schema, dialect)
     return f"COALESCE({compiler.emit(node)}, FALSE)"
 
 

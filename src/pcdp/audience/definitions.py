@@ -14,11 +14,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from .compiler import compile_filter
 from .errors import FilterError
 from .files import TARGET_RELATIONS, load_audience_entries
+from .schema import attr_type_for_db_type
 
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
@@ -49,11 +51,13 @@ def build_definitions(
     path: str | Path,
     schemas: Mapping[str, Mapping[str, Any] | None],
     count: Counter | None = None,
+    dialect: str = "duckdb",
 ) -> list[dict[str, Any]]:
     """One row per entry of the audience file at ``path`` (see :data:`DEFINITION_SCHEMA`).
 
     ``schemas`` maps each target (``customer``, ``account``) to the attribute schema of its
-    relation (``None`` when the relation is not available).
+    relation (``None`` when the relation is not available); filters compile to the SQL of
+    ``dialect`` (see :data:`pcdp.audience.compiler.DIALECTS`).
     """
     rows: list[dict[str, Any]] = []
     names: set[str] = set()
@@ -89,7 +93,7 @@ def build_definitions(
             )
             continue
         try:
-            sql = compile_filter(audience.filter, dict(schema))
+            sql = compile_filter(audience.filter, dict(schema), dialect)
         except FilterError as exc:
             row["error"] = f"audience '{audience.name}': filter refused: {exc}"
             continue
@@ -135,27 +139,44 @@ def definitions_from_relations(
 ) -> pa.Table:
     """The ``audience_definitions`` table inside a dbt Python model.
 
-    ``relations`` maps each target to its DuckDB relation (customer_profile, account_profile):
-    filters are compiled against the relation's real columns and counted on it, so an
-    audience is ``ok`` only when its SQL runs.
+    ``relations`` maps each target to its relation (customer_profile, account_profile) as the
+    adapter hands it over: a DuckDB relation of connection ``con``, or a Spark DataFrame
+    (Spark, Databricks). Filters are compiled to that warehouse's SQL against the relation's
+    real columns and counted on it, so an audience is ``ok`` only when its SQL runs there.
     """
-    from .schema import attr_type_for_db_type
-
+    dialects = set()
     schemas: dict[str, dict[str, Any]] = {}
-    views: dict[str, str] = {}
+    counters: dict[str, Callable[[str], int]] = {}
     for target, relation in relations.items():
-        view = f"pcdp_audience_input__{target}"
-        relation.create_view(view, replace=True)
-        views[target] = view
-        schema = {}
-        for name, db_type in zip(relation.columns, relation.types, strict=True):
-            typ = attr_type_for_db_type(str(db_type))
-            if typ is not None:
-                schema[name] = typ
-        schemas[target] = schema
+        if isinstance(relation, duckdb.DuckDBPyRelation):
+            dialects.add("duckdb")
+            view = f"pcdp_audience_input__{target}"
+            relation.create_view(view, replace=True)
+            columns = zip(relation.columns, relation.types, strict=True)
+            counters[target] = lambda sql, view=view: con.execute(
+                f"select count(*) from {view} where {sql}"
+            ).fetchone()[0]
+        elif hasattr(relation, "sparkSession"):
+            dialects.add("spark")
+            columns = relation.dtypes  # [(name, Spark type such as "array<string>"), ...]
+            counters[target] = lambda sql, frame=relation: frame.where(sql).count()
+        else:
+            raise TypeError(
+                f"audience target {target}: a {type(relation).__name__} is neither a DuckDB "
+                "relation nor a Spark DataFrame"
+            )
+        schemas[target] = {
+            name: typ
+            for name, db_type in columns
+            if (typ := attr_type_for_db_type(str(db_type))) is not None
+        }
+    if len(dialects) > 1:
+        raise TypeError("audience targets come from different warehouses")
 
     def count(target: str, sql: str) -> int:
-        return con.execute(f"select count(*) from {views[target]} where {sql}").fetchone()[0]
+        return counters[target](sql)
 
     path = resolve_audiences_file(audiences_file)
-    return definitions_table(build_definitions(path, schemas, count))
+    return definitions_table(
+        build_definitions(path, schemas, count, dialects.pop() if dialects else "duckdb")
+    )

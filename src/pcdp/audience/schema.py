@@ -56,12 +56,13 @@ def normalize_schema(schema: dict[str, Any]) -> Schema:
 
 
 def attr_type_for_db_type(db_type: str) -> AttrType | None:
-    """Map a DuckDB column type to an attribute type; ``None`` for types filters cannot use."""
+    """Map a DuckDB column type (``VARCHAR[]``) or a Spark one (``array<string>``, ``int``) to an
+    attribute type; ``None`` for types filters cannot use."""
     t = db_type.strip().upper()
-    if t.endswith("[]"):
-        inner = t[:-2]
+    if t.endswith("[]") or (t.startswith("ARRAY<") and t.endswith(">")):
+        inner = t[:-2] if t.endswith("[]") else t[6:-1]
         return AttrType.LIST if inner in ("VARCHAR", "TEXT", "STRING") else None
-    if t in INTEGER_TYPES:
+    if t in INTEGER_TYPES or t == "INT":
         return AttrType.INTEGER
     if t.startswith(("DECIMAL", "NUMERIC", "DOUBLE", "FLOAT", "REAL")):
         return AttrType.NUMBER
