@@ -523,16 +523,15 @@
 {%- endmacro %}
 
 
-{# A SQL string literal for text the project controls (paths, names, seed values). #}
+{#
+  A SQL string literal for text the project controls (paths, names, seed values). Spark and
+  Databricks read a backslash in a string literal as an escape: there it is escaped, and the
+  quote with it; elsewhere quotes are doubled. Rendered from `target` rather than
+  adapter.dispatch so that sqlfluff (whose stand-in target is DuckDB) lints a real literal.
+#}
 {% macro pcdp_quote_text(text) %}
-    {{ return(adapter.dispatch('pcdp_quote_text', 'pcdp')(text)) }}
-{% endmacro %}
-
-{% macro default__pcdp_quote_text(text) %}
+    {% if target.type in ('spark', 'databricks') %}
+        {{ return("'" ~ (text | string).replace("\\", "\\\\").replace("'", "\\'") ~ "'") }}
+    {% endif %}
     {{ return("'" ~ (text | string).replace("'", "''") ~ "'") }}
-{% endmacro %}
-
-{# Spark reads a backslash in a string literal as an escape: escape it, and the quote. #}
-{% macro spark__pcdp_quote_text(text) %}
-    {{ return("'" ~ (text | string).replace("\\", "\\\\").replace("'", "\\'") ~ "'") }}
 {% endmacro %}
