@@ -192,10 +192,10 @@
   `json` (text, of the relations before it): alias.key (text) and alias.value (DuckDB: the
   field's JSON; Spark: a double — the callers read numbers). Rendered from `target` rather than
   adapter.dispatch, as pcdp_cte_not_materialized, so that the from clause stays parseable for
-  sqlfluff (where `target` is undefined and the DuckDB form is linted).
+  sqlfluff (whose stand-in target is DuckDB: the DuckDB form is linted).
 #}
 {% macro pcdp_json_object_entries(json) %}
-    {%- if target is defined and target.type == 'spark' -%}
+    {%- if target.type in ('spark', 'databricks') -%}
         lateral explode(from_json({{ json }}, 'map<string, double>'))
     {%- else -%}
         json_each({{ json }})
