@@ -61,7 +61,7 @@ clean:
 # .venv never installs Spark. See README, "Running on Spark locally".
 SPARK_VENV := .venv-spark
 SPARK_STAMP := $(SPARK_VENV)/.installed
-.PHONY: test-spark
+.PHONY: install-spark test-spark
 
 $(SPARK_STAMP): pyproject.toml constraints.txt constraints-spark.txt
 	$(PYTHON) -m venv $(SPARK_VENV)
@@ -69,6 +69,8 @@ $(SPARK_STAMP): pyproject.toml constraints.txt constraints-spark.txt
 	$(SPARK_VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints-spark.txt \
 	  -e . 'dbt-spark[session]' pytest
 	touch $(SPARK_STAMP)
+
+install-spark: $(SPARK_STAMP)
 
 test-spark: $(SPARK_STAMP)
 	$(SPARK_VENV)/bin/pytest tests/spark

@@ -188,19 +188,23 @@
 
 
 {#
-  A from-clause item (after a comma, then `as alias`) with one row per field of the JSON object
-  `json` (text, of the relations before it): alias.key (text) and alias.value (DuckDB: the
-  field's JSON; Spark: a double — the callers read numbers). Rendered from `target` rather than
-  adapter.dispatch, as pcdp_cte_not_materialized, so that the from clause stays parseable for
-  sqlfluff (whose stand-in target is DuckDB: the DuckDB form is linted).
+  A select-list item that makes one row per field of the JSON object `json` (text): a struct
+  with .key (text) and .value (a double; the callers read numbers). A set-returning function in
+  the select list (DuckDB's unnest, Spark's explode), not a lateral join: DuckDB plans
+  json_each in a lateral join as a dependent join, grouping and re-joining the rows on the JSON
+  text (customer_interest_affinities at 1 M customers: 63 s that way, 16 s this way).
 #}
 {% macro pcdp_json_object_entries(json) %}
-    {%- if target.type in ('spark', 'databricks') -%}
-        lateral explode(from_json({{ json }}, 'map<string, double>'))
-    {%- else -%}
-        json_each({{ json }})
-    {%- endif -%}
+    {{ return(adapter.dispatch('pcdp_json_object_entries', 'pcdp')(json)) }}
 {% endmacro %}
+
+{% macro default__pcdp_json_object_entries(json) %}
+    unnest(map_entries(json_transform({{ json }}, '"MAP(VARCHAR, DOUBLE)"')))
+{%- endmacro %}
+
+{% macro spark__pcdp_json_object_entries(json) %}
+    explode(map_entries(from_json({{ json }}, 'map<string, double>')))
+{%- endmacro %}
 
 
 {# `text` matches the regular expression `pattern` (an SQL expression) as a whole. #}

@@ -53,17 +53,27 @@ current_records as (
             and affinity_records.as_of = latest_as_of.as_of
 ),
 
+entries as (
+    select
+        customer_id,
+        instance_id,
+        instance_type,
+        as_of,
+        {{ pcdp_json_object_entries('value') }} as entry
+    from current_records
+),
+
 unnested as (
     select
-        current_records.customer_id,
-        current_records.instance_id,
-        current_records.instance_type,
-        current_records.as_of,
-        entry.key as label,  -- noqa: RF04
-        {{ pcdp_split_count('entry.key', ' > ') }} as label_depth,
-        cast(entry.value as double) as affinity
-    from current_records,
-        {{ pcdp_json_object_entries('current_records.value') }} as entry
+        entries.customer_id,
+        entries.instance_id,
+        entries.instance_type,
+        entries.as_of,
+        -- The fields of a map entry are named key and value.
+        entries.entry.key as label,  -- noqa: RF04
+        {{ pcdp_split_count('entries.entry.key', ' > ') }} as label_depth,
+        entries.entry.value as affinity
+    from entries
 ),
 
 final as (
@@ -74,9 +84,11 @@ final as (
         instance_type,
         label_depth,
         affinity,
-        affinity / sum(affinity) over (
+        -- Affinities are whole micros: summed as whole numbers, exactly, so the share does
+        -- not depend on the order the warehouse adds them in.
+        affinity / (sum(round(affinity * 1000000)) over (
             partition by customer_id, instance_id, label_depth
-        ) as affinity_share,
+        ) / 1000000) as affinity_share,
         row_number() over (
             partition by customer_id, instance_id, label_depth
             order by affinity desc, label asc

@@ -43,11 +43,20 @@ current_predictions as (
 attributes as (
     select
         customer_id,
+        -- Numbers and booleans are typed before they are aggregated (only the attribute's own
+        -- rows are cast): an aggregate over numbers is cheaper than one over text.
         {% for attribute in attributes %}
-            {{ pcdp_typed_value(
-                "max(value) filter (where attribute = '" ~ attribute.name ~ "')",
-                attribute.value_type,
-            ) }} as {{ attribute.name }},
+            {% set selected = "attribute = '" ~ attribute.name ~ "'" %}
+            {% if attribute.value_type in ('number', 'integer', 'boolean') %}
+                max(case
+                    when {{ selected }}
+                        then {{ pcdp_typed_value('value', attribute.value_type) }}
+                end)
+            {% else %}
+                {{ pcdp_typed_value(
+                    'max(value) filter (where ' ~ selected ~ ')', attribute.value_type
+                ) }}
+            {% endif %} as {{ attribute.name }},
         {% endfor %}
         count(*) as predictive_attribute_count
     from current_predictions
