@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from pcdp.generate.catalog import build_catalog
+from pcdp.project import instance_model_inputs
 from pcdp.runtime import run_instance_types
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,20 +181,9 @@ def main() -> None:
         instances = Path(tmp) / "instances.yml"
         instances.write_text(INSTANCES, encoding="utf-8")
         groups = {
-            "rfm": (["rfm"], {"customer_features": "customer_features"}),
-            "interest": (
-                ["interest_product", "interest_iab", "interest_custom"],
-                {
-                    "customer_events": "int_customer_events",
-                    "content": "stg_raw__content",
-                    "products": "stg_raw__products",
-                    "iab_content_taxonomy": "iab_content_taxonomy",
-                    "iab_keyword_lexicon": "iab_keyword_lexicon",
-                    "custom_taxonomy": "custom_taxonomy",
-                },
-            ),
+            "rfm": instance_model_inputs("instance_outputs__rfm"),
+            "interest": instance_model_inputs("instance_outputs__interest"),
         }
-        groups["rfm"][1]["rfm_segment_map"] = "rfm_segment_map"
         total = cpu_total = 0.0
         for name, (types, inputs) in groups.items():
             clock = time.perf_counter()

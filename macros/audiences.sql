@@ -39,6 +39,15 @@
         {% endif %}
     {% endfor %}
     {% set definitions = relations['audience_definitions'] %}
+    {% if adapter.get_relation(
+        database=definitions.database,
+        schema=definitions.schema,
+        identifier=definitions.identifier,
+    ) is none %}
+        {% do exceptions.raise_compiler_error(
+            definitions ~ ' does not exist: build audience_definitions (dbt build) first'
+        ) %}
+    {% endif %}
     {% set rows = run_query(
         'select view_name, source_relation, filter_sql from ' ~ definitions
         ~ " where status = 'ok' order by view_name"

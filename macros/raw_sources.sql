@@ -112,6 +112,12 @@
             {% do matches.append({'location': pattern, 'reader': reader}) %}
         {% endif %}
     {% endfor %}
+    {{ return(pcdp_single_raw_match(name, matches)) }}
+{% endmacro %}
+
+
+{# The one location found for raw dataset `name` (none when absent); several fail the run. #}
+{% macro pcdp_single_raw_match(name, matches) %}
     {% if matches | length > 1 %}
         {% do exceptions.raise_compiler_error(
             "raw dataset '" ~ name ~ "' is ambiguous: found "
@@ -183,22 +189,16 @@
                 'options': {'mergeSchema': 'true', 'pathGlobFilter': '*.parquet'},
             }) %}
         {% endif %}
-        {% if matches | length > 1 %}
-            {% do exceptions.raise_compiler_error(
-                "raw dataset '" ~ name ~ "' is ambiguous: found "
-                ~ matches | map(attribute='location') | join(' and ') ~ "; keep one"
-            ) %}
-        {% endif %}
+        {% set found = pcdp_single_raw_match(name, matches) %}
         {% do run_query('drop view if exists raw.' ~ name) %}
         {% do run_query('drop table if exists raw.' ~ name ~ '__files') %}
-        {% if not matches %}
+        {% if found is none %}
             {% do run_query(
                 'create view raw.' ~ name ~ ' as select '
                 ~ pcdp_absent_raw_dataset_columns(name, spec, raw_root) | join(', ')
                 ~ ' where false'
             ) %}
         {% else %}
-            {% set found = matches[0] %}
             {% set options = ['path ' ~ pcdp_quote_text(found.location)] %}
             {% for key, value in found.options.items() %}
                 {% do options.append(key ~ ' ' ~ pcdp_quote_text(value)) %}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 import os
@@ -28,6 +29,34 @@ def project_dir() -> Path:
     raise RuntimeError(
         "cannot find the pcdp dbt project; set PCDP_PROJECT_DIR to the folder with dbt_project.yml"
     )
+
+
+def instance_model_inputs(model: str) -> tuple[list[str], dict[str, str]]:
+    """The instance types and inputs (input name -> the dbt model or seed it refs) of the dbt
+    Python model `model` in python_models/instances, read from the model's own source: dbt
+    needs each ref as a literal `dbt.ref("...")` call there, so that file is the one statement
+    of them, and whatever runs the instance types outside dbt (the Spark parity test, the
+    benchmarks) reads it here. Raises ValueError when the model calls no run_instance_types
+    with a literal list of types and a literal dict of refs."""
+    path = project_dir() / "python_models" / "instances" / f"{model}.py"
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if not (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) == "run_instance_types"
+            and len(node.args) == 5
+            and isinstance(node.args[0], ast.List)
+            and isinstance(node.args[4], ast.Dict)
+        ):
+            continue
+        types = [ast.literal_eval(item) for item in node.args[0].elts]
+        inputs = {
+            ast.literal_eval(key): ast.literal_eval(value.args[0])
+            for key, value in zip(node.args[4].keys, node.args[4].values, strict=True)
+            if isinstance(value, ast.Call) and getattr(value.func, "attr", None) == "ref"
+        }
+        if len(inputs) == len(node.args[4].keys):
+            return types, inputs
+    raise ValueError(f"{path} does not call run_instance_types(types, ..., {{name: dbt.ref()}})")
 
 
 @dataclass

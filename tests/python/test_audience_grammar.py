@@ -267,7 +267,9 @@ def test_spark_sql_shape(schema):
     assert spark("interest_iab is null") == (
         "COALESCE((`interest_iab` IS NULL OR size(`interest_iab`) = 0), FALSE)"
     )
-    with pytest.raises(KeyError):
+    with pytest.raises(
+        ValueError, match="unknown SQL dialect 'snowflake' \\(one of duckdb, spark\\)"
+    ):
         compile_filter("pcltv_6m >= 100", schema, dialect="snowflake")
 
 

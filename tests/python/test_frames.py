@@ -1,5 +1,5 @@
 """pcdp.frames: Python model inputs converted by type (the Spark DataFrame case runs in
-tests/spark, with a real SparkSession)."""
+tests/spark, with a real SparkSession); the instance models' inputs as read from their source."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pyarrow as pa
 import pytest
 
 from pcdp.frames import local_connection, register_inputs, to_arrow, to_pandas
+from pcdp.instances import INSTANCE_TYPES
+from pcdp.project import instance_model_inputs, project_dir
 
 EXPECTED = {"customer_id": ["cus_a", "cus_b"], "frequency": [3, 0]}
 
@@ -131,3 +133,26 @@ def test_run_instance_types_with_another_adapters_frames_matches_duckdb(tmp_path
     )
     assert len(in_duckdb) == 4 * 171  # buyers (frequency > 0) get a cluster and three scores
     assert elsewhere == in_duckdb
+
+
+def test_instance_model_inputs_are_read_from_the_models():
+    # What runs instance types outside dbt (tests/spark, bench/) takes each Python model's
+    # types and refs from its source.
+    models = sorted(
+        path.stem for path in (project_dir() / "python_models" / "instances").glob("*.py")
+    )
+    declared = {m: instance_model_inputs(m) for m in models if m.startswith("instance_outputs__")}
+    assert {kind for types, _ in declared.values() for kind in types} == set(INSTANCE_TYPES)
+    project_relations = {
+        path.stem for folder in ("models", "seeds") for path in (project_dir() / folder).rglob("*")
+    }
+    for model, (_, inputs) in declared.items():
+        assert inputs and set(inputs.values()) <= project_relations, model
+    assert declared["instance_outputs__rfm"] == (
+        ["rfm"],
+        {"customer_features": "customer_features", "rfm_segment_map": "rfm_segment_map"},
+    )
+    with pytest.raises(ValueError, match="does not call run_instance_types"):
+        instance_model_inputs("int_model_instances")
+    with pytest.raises(FileNotFoundError):
+        instance_model_inputs("no_such_model")

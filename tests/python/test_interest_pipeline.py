@@ -16,6 +16,7 @@ import pyarrow as pa
 import pytest
 
 from pcdp.instances import parse_instances
+from pcdp.project import instance_model_inputs
 from pcdp.runtime import _RUNNERS, RunContext
 from pcdp.types.interest import MICROS, affinity_sql
 
@@ -25,14 +26,8 @@ CUTOFF = "timestamp '2026-01-01 00:00:00'"
 ENOUGH_EVENTS = 5
 RECENT_DAYS = 90
 
-INPUTS = {
-    "customer_events": "int_customer_events",
-    "content": "stg_raw__content",
-    "products": "stg_raw__products",
-    "iab_content_taxonomy": "iab_content_taxonomy",
-    "iab_keyword_lexicon": "iab_keyword_lexicon",
-    "custom_taxonomy": "custom_taxonomy",
-}
+# The interest model's inputs: input name -> the relation it refs.
+INPUTS = instance_model_inputs("instance_outputs__interest")[1]
 
 # The audience rule for `contains` (src/pcdp/audience): a label matches a value when, ignoring
 # case, the whole label or one of its ` > ` segments equals the value or starts with it

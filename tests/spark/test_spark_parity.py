@@ -42,6 +42,7 @@ from pcdp.cli import main as pcdp_main
 from pcdp.frames import local_connection, register_inputs, to_arrow, to_pandas
 from pcdp.generate import generate
 from pcdp.instances import INSTANCE_TYPES
+from pcdp.project import instance_model_inputs
 from pcdp.runtime import instances_table, run_instance_types
 
 pytestmark = pytest.mark.slow
@@ -72,50 +73,18 @@ SPARK_MODELS = {
     "customer_features",
     "customer_feature_snapshots",
 }
-# The Python models' tables, computed by the package as each model does (python_models/**.py)
-# and written as Spark tables under the model's name: model -> (instance types, inputs as
-# model input name -> Spark-built relation).
+# The Python models' tables, computed by the package as each model does and written as Spark
+# tables under the model's name: model -> (instance types, inputs as model input name -> the
+# relation it refs), read from the model's source (python_models/instances/<model>.py).
 PYTHON_OUTPUTS = {
-    "instance_outputs__action_prediction": (
-        ["action_prediction"],
-        {
-            "customer_features": "customer_features",
-            "customer_feature_snapshots": "customer_feature_snapshots",
-            "customer_events": "int_customer_events",
-            "customer_orders": "int_customer_orders",
-        },
-    ),
-    "instance_outputs__byom": (
-        ["byom"],
-        {
-            "customer_features": "customer_features",
-            "customer_identifiers": "customer_identifiers",
-            "accounts": "stg_raw__accounts",
-        },
-    ),
-    "instance_outputs__interest": (
-        ["interest_product", "interest_iab", "interest_custom"],
-        {
-            "customer_events": "int_customer_events",
-            "content": "stg_raw__content",
-            "products": "stg_raw__products",
-            "iab_content_taxonomy": "iab_content_taxonomy",
-            "iab_keyword_lexicon": "iab_keyword_lexicon",
-            "custom_taxonomy": "custom_taxonomy",
-        },
-    ),
-    "instance_outputs__pcltv": (
-        ["pcltv"],
-        {
-            "customer_features": "customer_features",
-            "customer_feature_snapshots": "customer_feature_snapshots",
-            "customer_orders": "int_customer_orders",
-        },
-    ),
-    "instance_outputs__rfm": (
-        ["rfm"],
-        {"customer_features": "customer_features", "rfm_segment_map": "rfm_segment_map"},
-    ),
+    model: instance_model_inputs(model)
+    for model in (
+        "instance_outputs__action_prediction",
+        "instance_outputs__byom",
+        "instance_outputs__interest",
+        "instance_outputs__pcltv",
+        "instance_outputs__rfm",
+    )
 }
 # Models downstream of the Python models that build on Spark over the tables above; the
 # monitoring models (MONITOR_MODELS) are built after an earlier run is added (monitor_history).
@@ -353,39 +322,17 @@ def test_seeds_load_on_spark_as_on_duckdb(duckdb_build, spark):
     assert taxonomy.where("parent_id = 'None'").count() == 0
 
 
-def _assert_frames_close(duck: pd.DataFrame, spk: pd.DataFrame) -> None:
-    assert list(spk.columns) == list(duck.columns)
-    assert len(spk) == len(duck) > 0
-    for column in duck.columns:
-        left, right = duck[column], spk[column]
-        if pd.api.types.is_datetime64_any_dtype(left):
-            assert pd.to_datetime(right).astype("datetime64[us]").tolist() == (
-                left.astype("datetime64[us]").tolist()
-            ), column
-        elif column == "customer_id":
-            assert right.tolist() == left.tolist()
-        else:
-            left_values = pd.to_numeric(left).astype(float).to_numpy()
-            right_values = pd.to_numeric(right).astype(float).to_numpy()
-            assert np.array_equal(np.isnan(left_values), np.isnan(right_values)), column
-            assert np.allclose(left_values, right_values, rtol=1e-9, atol=1e-9, equal_nan=True), (
-                column
-            )
-
-
 def test_customer_features_match_to_floating_tolerance(duckdb_build, spark):
-    duck = _sorted(_duck(duckdb_build, "customer_features"), ["customer_id"])
-    spk = _sorted(_spark(spark, "customer_features"), ["customer_id"])
-    _assert_frames_close(duck, spk)
+    duck = _duck(duckdb_build, "customer_features")
+    _assert_same_table(duck, _spark(spark, "customer_features"), ["customer_id"])
     # Real features, not columns of zeros.
     assert duck["frequency"].sum() > 0 and duck["events_30d"].sum() > 0
 
 
 def test_training_snapshots_match_to_floating_tolerance(duckdb_build, spark):
-    keys = ["cutoff_at", "customer_id"]
-    duck = _sorted(_duck(duckdb_build, "customer_feature_snapshots"), keys)
-    spk = _sorted(_spark(spark, "customer_feature_snapshots"), keys)
-    _assert_frames_close(duck, spk)
+    duck = _duck(duckdb_build, "customer_feature_snapshots")
+    spk = _spark(spark, "customer_feature_snapshots")
+    _assert_same_table(duck, spk, ["cutoff_at", "customer_id"])
 
 
 def test_frames_convert_a_spark_dataframe(spark):

@@ -105,21 +105,30 @@ class Dialect:
     literal: Callable[[str], str]
     list_length: str  # the function giving a list's length
     regex_flags: str  # inline flags of the case-insensitive ``contains`` pattern
-
-    def any_label_matches(self, column: str, pattern: str) -> str:
-        """True when some label of list ``column`` matches regular expression ``pattern``."""
-        x = LAMBDA_VAR
-        lit = self.literal(pattern)
-        if self.name == "spark":
-            return f"(exists({column}, {x} -> {x} rlike {lit}))"
-        return f"(len(list_filter({column}, lambda {x}: regexp_matches({x}, {lit}))) > 0)"
+    # True when some label of a list matches a pattern: formatted with column, label (the
+    # lambda variable) and pattern (a literal).
+    any_label_matches: str
 
 
 DIALECTS = {
     # RE2: (?i) folds case over Unicode.
-    "duckdb": Dialect("duckdb", quote_ident, quote_literal, "len", "(?i)"),
+    "duckdb": Dialect(
+        "duckdb",
+        quote_ident,
+        quote_literal,
+        "len",
+        "(?i)",
+        "(len(list_filter({column}, lambda {label}: regexp_matches({label}, {pattern}))) > 0)",
+    ),
     # Java regular expressions: (?i) alone folds ASCII only, (?u) extends it to Unicode.
-    "spark": Dialect("spark", _spark_ident, _spark_literal, "size", "(?iu)"),
+    "spark": Dialect(
+        "spark",
+        _spark_ident,
+        _spark_literal,
+        "size",
+        "(?iu)",
+        "(exists({column}, {label} -> {label} rlike {pattern}))",
+    ),
 }
 
 
@@ -272,7 +281,11 @@ class _Compiler:
                     hint="write a path such as Apparel > Shoes",
                 )
             pattern = contains_pattern(parts, self.dialect.regex_flags)
-            return self.dialect.any_label_matches(self.dialect.ident(name), pattern)
+            return self.dialect.any_label_matches.format(
+                column=self.dialect.ident(name),
+                label=LAMBDA_VAR,
+                pattern=self.dialect.literal(pattern),
+            )
         if isinstance(node, IsNull):
             name, typ = self.resolve(node.attr)
             col = self.dialect.ident(name)
@@ -325,6 +338,8 @@ def _prepare(text: str, schema: dict[str, Any], dialect: str = "duckdb") -> tupl
         norm = normalize_schema(schema)
     except ValueError as exc:
         raise FilterError(f"invalid schema: {exc}") from None
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown SQL dialect {dialect!r} (one of {', '.join(DIALECTS)})")
     return node, _Compiler(text, norm, DIALECTS[dialect])
 
 
