@@ -147,7 +147,7 @@ def test_config_defaults_and_shapes():
     assert cfg.positive[1].matches("subscribe", {"plan": "pro", "annual": True, "x": 1})
     assert not cfg.positive[1].matches("subscribe", {"plan": "basic", "annual": True})
     assert (cfg.outcome, cfg.past_window_days, cfg.future_window_days) == ("did", 90, 30)
-    assert (cfg.precision_level, cfg.max_training_rows, cfg.seed) == ("medium", 200_000, 42)
+    assert (cfg.precision_level, cfg.max_training_rows, cfg.seed) == ("medium", 100_000, 42)
     assert parse_action_config({"id": "a", "positive": "x", "eligible": "has_ordered"}).eligible
     with pytest.raises(AttributeError):
         cfg.seed = 1  # frozen

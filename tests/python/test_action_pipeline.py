@@ -29,7 +29,8 @@ from pcdp.action import EventFilter, expected_calibration_error, parse_action_co
 from pcdp.action.sql import cutoff_rows_sql, event_filter_sql, timestamp_sql
 from pcdp.generate import generate
 from pcdp.instances import InstanceConfigError, InstanceSpec, parse_instances
-from pcdp.runtime import RunContext
+from pcdp.project import project_dir
+from pcdp.runtime import RunContext, run_instance_types
 from pcdp.types import action_prediction as ap
 
 ACTION_IDS = ("action_prediction", "cart_abandonment", "churn_30d", "engagement")
@@ -384,6 +385,28 @@ def test_every_example_instance_completes_with_profile_columns(con):
             - to_days(30)"""
     ).fetchall()[0][0]
     assert carts == eligible  # only eligible customers are scored
+
+
+def test_instances_trained_side_by_side_give_the_records_of_one_at_a_time(con):
+    # The run built instance_outputs__action_prediction with the project's instance_workers
+    # (2); one worker must give the same records, bit for bit, but the status timings.
+    project = yaml.safe_load((project_dir() / "dbt_project.yml").read_text())
+    assert project["vars"]["instance_workers"] == 2
+    inputs = {name: con.table(table) for name, table in WAREHOUSE_RELATIONS.items()}
+    one_at_a_time = run_instance_types(
+        ["action_prediction"], project_dir() / "instances.yml", AS_OF, con, inputs, workers=1
+    )
+    built = con.table("instance_outputs__action_prediction").arrow().read_all()
+
+    def records(table: pa.Table) -> list[tuple]:
+        rows = table.to_pylist()
+        for row in rows:
+            if row["record_type"] == "status":
+                row["value"] = json.loads(row["value"])["status"]
+        return sorted(tuple(row.values()) for row in rows)
+
+    assert one_at_a_time.num_rows == built.num_rows > 4 * 1000
+    assert records(one_at_a_time) == records(built)
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ import pytest
 from conftest import AS_OF, build
 
 from pcdp.cli import main
+from pcdp.project import run_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -206,6 +207,30 @@ def _append_events(raw: Path, rows: list[dict]) -> None:
     part = pq.read_table(next((raw / "events").glob("*.parquet")))
     extra = pa.Table.from_pylist(rows, schema=part.schema)
     pq.write_table(extra, raw / "events" / "part-99999.parquet")
+
+
+def test_training_snapshots_of_a_customer_sample(warehouse, raw_dir, tmp_path):
+    """With var training_max_customers, the snapshots hold the customers with the lowest md5
+    of their id, with the very rows they have in the full snapshots."""
+    db = tmp_path / "sample.duckdb"
+    shutil.copy(warehouse, db)
+    outcome = run_dbt(
+        ["run", "--select", "customer_feature_snapshots"],
+        db,
+        {"raw_path": str(raw_dir), "as_of": AS_OF.isoformat(), "training_max_customers": 300},
+    )
+    assert outcome.success, outcome.failures
+    snapshots = "select * from customer_feature_snapshots order by customer_id, cutoff_at"
+    full, sample = _table_rows(warehouse, snapshots), _table_rows(db, snapshots)
+    chosen = {
+        row[0]
+        for row in _table_rows(
+            warehouse, "select customer_id from customers order by md5(customer_id) limit 300"
+        )
+    }
+    assert 0 < len(sample) < len(full) / 3
+    assert {row[0] for row in sample} <= chosen
+    assert sample == [row for row in full if row[0] in chosen]
 
 
 def test_events_after_cutoffs_do_not_change_features(warehouse, raw_dir, tmp_path):

@@ -46,7 +46,7 @@ Keys (defaults in brackets)
     2 % -> low 3.9 %, medium 7.5 %, high 14 %; 20 % -> 33 %, 50 %, 67 %; 60 % -> 75 %, 86 %, 92 %.
 ``min_positive_count`` [25]
     Fewest positives (and negatives) the training cutoffs must hold; fewer is a TrainingError.
-``max_training_rows`` [200000]
+``max_training_rows`` [100000]
     Upper bound of the (deterministic) training sample; also bounds the validation sample.
 ``seed`` [42]
     Seed of every random choice (sampling, models, permutation importance).
@@ -170,7 +170,7 @@ class ActionConfig:
     future_window_days: int = 30
     precision_level: str | float = "medium"
     min_positive_count: int = 25
-    max_training_rows: int = 200_000
+    max_training_rows: int = 100_000
     seed: int = 42
 
     def target_precision(self, base_rate: float) -> float:
@@ -340,7 +340,7 @@ def parse_action_config(instance: Mapping[str, Any], *, strict: bool = True) -> 
     if not _is_int(seed) or not 0 <= seed < 2**32:
         raise _fail(iid, f"seed must be an integer in [0, 2**32), got {seed!r}")
 
-    max_rows = _positive_int(iid, instance, "max_training_rows", 200_000, 50_000_000)
+    max_rows = _positive_int(iid, instance, "max_training_rows", 100_000, 50_000_000)
     if max_rows < 1000:
         raise _fail(iid, f"max_training_rows must be at least 1000, got {max_rows!r}")
 

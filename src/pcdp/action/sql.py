@@ -133,6 +133,20 @@ def _reached(filters: tuple[EventFilter, ...], columns: list[str]) -> str:
     )
 
 
+def _spine_window(alias: str, moment: str, start: str, end: str) -> str:
+    """Join of the rows of ``alias`` to the spine rows of the same customer whose window
+    ``[cutoff_at <start>, cutoff_at <end>)`` holds the row's ``moment`` column: only the
+    spine's customers are read (the training snapshots hold a sample of the customers)."""
+    lines = (
+        "inner join spine",
+        "    on",
+        f"        {alias}.customer_id = spine.customer_id",
+        f"        and {alias}.{moment} >= spine.cutoff_at {start}".rstrip(),
+        f"        and {alias}.{moment} < spine.cutoff_at {end}".rstrip(),
+    )
+    return "\n        ".join(lines)
+
+
 def outcome_feature_columns(config: ActionConfig) -> tuple[str, ...]:
     """The outcome features :func:`cutoff_rows_sql` adds for this configuration."""
     return OUTCOME_FEATURES if config.negative else OUTCOME_FEATURES[:2]
@@ -158,15 +172,11 @@ def cutoff_rows_sql(
         past_filters += (rule.event_filter,)
     ctes = [
         f"spine as (select distinct customer_id, cutoff_at from {spine})",
-        "cutoffs as (select distinct cutoff_at from spine)",
         f"""past_events as (
-        select events.customer_id, cutoffs.cutoff_at, events.event_name, events.properties,
+        select events.customer_id, spine.cutoff_at, events.event_name, events.properties,
             events.occurred_at
         from {events} as events
-        inner join cutoffs
-            on
-                events.occurred_at >= cutoffs.cutoff_at - to_days({past})
-                and events.occurred_at < cutoffs.cutoff_at
+        {_spine_window("events", "occurred_at", f"- to_days({past})", "")}
         where {_names_in(past_filters, "events")}
     )""",
     ]
@@ -196,19 +206,13 @@ def cutoff_rows_sql(
     if rule.kind == "active_in_past_window":
         ctes.append(
             f"""active as (
-        select distinct events.customer_id, cutoffs.cutoff_at
+        select distinct events.customer_id, spine.cutoff_at
         from {events} as events
-        inner join cutoffs
-            on
-                events.occurred_at >= cutoffs.cutoff_at - to_days({past})
-                and events.occurred_at < cutoffs.cutoff_at
+        {_spine_window("events", "occurred_at", f"- to_days({past})", "")}
         union
-        select distinct orders.customer_id, cutoffs.cutoff_at
+        select distinct orders.customer_id, spine.cutoff_at
         from {orders} as orders
-        inner join cutoffs
-            on
-                orders.ordered_at >= cutoffs.cutoff_at - to_days({past})
-                and orders.ordered_at < cutoffs.cutoff_at
+        {_spine_window("orders", "ordered_at", f"- to_days({past})", "")}
         where orders.is_completed
     )"""
         )
@@ -220,9 +224,10 @@ def cutoff_rows_sql(
     elif rule.kind == "has_ordered":
         ctes.append(
             f"""ordered as (
-        select distinct orders.customer_id, cutoffs.cutoff_at
+        select distinct orders.customer_id, spine.cutoff_at
         from {orders} as orders
-        inner join cutoffs on orders.ordered_at < cutoffs.cutoff_at
+        inner join spine
+            on orders.customer_id = spine.customer_id and orders.ordered_at < spine.cutoff_at
         where orders.is_completed
     )"""
         )
@@ -255,15 +260,12 @@ def cutoff_rows_sql(
         )
         ctes.append(
             f"""future as (
-        select events.customer_id, cutoffs.cutoff_at,
+        select events.customer_id, spine.cutoff_at,
             {count_sql}
         from {events} as events
-        inner join cutoffs
-            on
-                events.occurred_at >= cutoffs.cutoff_at
-                and events.occurred_at < cutoffs.cutoff_at + to_days({future})
+        {_spine_window("events", "occurred_at", "", f"+ to_days({future})")}
         where {_names_in(outcome_filters, "events")}
-        group by events.customer_id, cutoffs.cutoff_at
+        group by events.customer_id, spine.cutoff_at
     )"""
         )
         joins.append(

@@ -1,0 +1,60 @@
+"""The instance runtime's worker pool, with a stand-in runner (the real ones are exercised by
+the pipeline tests, which also compare a run's records with one worker and with two)."""
+
+from __future__ import annotations
+
+import threading
+
+import duckdb
+import pyarrow as pa
+
+from pcdp import runtime
+from pcdp.runtime import InstanceResult, run_instance_types
+
+
+def test_workers_run_instances_in_their_own_connections_in_instance_order(tmp_path, monkeypatch):
+    seen = []
+
+    def runner(spec, context):
+        # each worker reads the registered inputs in its own connection, in the session time
+        # zone of the model's connection
+        (rows, zone) = context.con.execute(
+            f"select count(*), current_setting('TimeZone') from {context.relation('customers')}"
+        ).fetchall()[0]
+        if spec.id == "broken":
+            raise ValueError("this one fails")
+        seen.append((spec.id, threading.current_thread().name, id(context.con)))
+        predictions = pa.table(
+            {
+                "customer_id": ["c1"],
+                "attribute": [f"{spec.id}_rows"],
+                "value": [f'"{rows} {zone}"'],
+                "value_type": ["string"],
+            }
+        )
+        return InstanceResult(predictions, metrics={"rows": rows})
+
+    import pcdp.types  # noqa: F401 - registers the real runners first, so the stand-in stays
+
+    monkeypatch.setitem(runtime._RUNNERS, "rfm", runner)
+    instances = tmp_path / "instances.yml"
+    ids = ["e", "b", "broken", "d", "a", "c"]
+    instances.write_text(
+        "instances:\n" + "".join(f"  - {{id: {i}, type: rfm, status: ready}}\n" for i in ids)
+    )
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'America/New_York'")
+    con.execute("create table customers as select range as n from range(7)")
+    records = run_instance_types(
+        ["rfm"], instances, "2025-12-31", con, {"customers": con.table("customers")}, workers=2
+    )
+    predictions = [r for r in records.to_pylist() if r["record_type"] == "prediction"]
+    assert [r["attribute"] for r in predictions] == [f"{i}_rows" for i in "abcde"]
+    assert {r["value"] for r in predictions} == {'"7 America/New_York"'}
+    statuses = [r for r in records.to_pylist() if r["record_type"] == "status"]
+    assert [r["instance_id"] for r in statuses] == sorted(ids)
+    assert [r["message"] is not None for r in statuses] == [False, False, True, False, False, False]
+    assert {name for _, name, _ in seen} <= {"pcdp-instance_0", "pcdp-instance_1"}
+    assert id(con) not in {connection for *_, connection in seen}
+    # the cursors are closed afterwards; the model's own connection is not
+    assert con.execute("select count(*) from customers").fetchall() == [(7,)]
