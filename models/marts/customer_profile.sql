@@ -2,6 +2,7 @@
 -- attribute of the configured model instances, from each instance's latest successful run
 -- up to this as-of date (an instance that failed tonight keeps its last good values).
 {% set attributes = pcdp_profile_attributes() %}
+{% set scalar_types = ('number', 'integer', 'boolean') %}
 with
 
 customers as (
@@ -12,7 +13,8 @@ customer_features as (
     select * from {{ ref('customer_features') }}
 ),
 
-predictions as (
+-- Not materialized: each text attribute below reads its own rows from the table.
+predictions as {{ pcdp_cte_not_materialized() }} (
     select * from {{ ref('predictions') }}
 ),
 
@@ -29,7 +31,7 @@ latest_as_of as (
     group by instance_id
 ),
 
-current_predictions as (
+current_predictions as {{ pcdp_cte_not_materialized() }} (
     select predictions.*
     from predictions
     inner join latest_as_of
@@ -40,29 +42,33 @@ current_predictions as (
     where instances.configured_status != 'draft'
 ),
 
+-- Numbers and booleans are typed, then pivoted by one aggregation; text values (strings,
+-- label lists, affinity records) are joined one attribute at a time instead: carried through
+-- the aggregation they made its state large enough to spill (1 M customers: 24 s of CPU).
 attributes as (
     select
         customer_id,
-        -- Numbers and booleans are typed before they are aggregated (only the attribute's own
-        -- rows are cast): an aggregate over numbers is cheaper than one over text.
-        {% for attribute in attributes %}
-            {% set selected = "attribute = '" ~ attribute.name ~ "'" %}
-            {% if attribute.value_type in ('number', 'integer', 'boolean') %}
-                max(case
-                    when {{ selected }}
-                        then {{ pcdp_typed_value('value', attribute.value_type) }}
-                end)
-            {% else %}
-                {{ pcdp_typed_value(
-                    'max(value) filter (where ' ~ selected ~ ')', attribute.value_type
-                ) }}
-            {% endif %} as {{ attribute.name }},
+        {% for attribute in attributes if attribute.value_type in scalar_types %}
+            max(case
+                when attribute = '{{ attribute.name }}'
+                    then {{ pcdp_typed_value('value', attribute.value_type) }}
+            end) as {{ attribute.name }},
         {% endfor %}
         count(*) as predictive_attribute_count
     from current_predictions
     group by customer_id
 ),
 
+{% for attribute in attributes if attribute.value_type not in scalar_types %}
+    values__{{ attribute.name }} as (
+        select
+            customer_id,
+            {{ pcdp_typed_value('value', attribute.value_type) }} as {{ attribute.name }}
+        from current_predictions
+        where attribute = '{{ attribute.name }}'
+    ),
+
+{% endfor %}
 final as (
     select
         customers.customer_id,
@@ -78,12 +84,20 @@ final as (
         customer_features.events_30d,
         customer_features.events_90d,
         {% for attribute in attributes %}
-            attributes.{{ attribute.name }},
+            {% if attribute.value_type in scalar_types %}
+                attributes.{{ attribute.name }},
+            {% else %}
+                values__{{ attribute.name }}.{{ attribute.name }},
+            {% endif %}
         {% endfor %}
         coalesce(attributes.predictive_attribute_count, 0) as predictive_attribute_count
     from customers
     left join customer_features on customers.customer_id = customer_features.customer_id
     left join attributes on customers.customer_id = attributes.customer_id
+    {% for attribute in attributes if attribute.value_type not in scalar_types %}
+        left join values__{{ attribute.name }}
+            on customers.customer_id = values__{{ attribute.name }}.customer_id
+    {% endfor %}
 )
 
 select * from final

@@ -208,8 +208,8 @@ def _records(instance_id: str, record_type: str, predictions: pa.Table) -> pa.Ta
     rows = predictions.num_rows
     return pa.table(
         {
-            "instance_id": pa.array([instance_id] * rows, pa.string()),
-            "record_type": pa.array([record_type] * rows, pa.string()),
+            "instance_id": pa.repeat(instance_id, rows),
+            "record_type": pa.repeat(record_type, rows),
             "customer_id": predictions["customer_id"],
             "attribute": predictions["attribute"],
             "value": predictions["value"],
