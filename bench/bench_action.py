@@ -317,7 +317,7 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--cutoffs", type=int, default=3)
     ap.add_argument("--batch-rows", type=int, default=100_000)
-    ap.add_argument("--max-training-rows", type=int, default=200_000)
+    ap.add_argument("--max-training-rows", type=int, default=100_000)  # the instance default
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--db", default=None, help="--path sql: the synthetic warehouse file")
