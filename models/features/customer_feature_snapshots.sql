@@ -4,8 +4,8 @@
 -- each cutoff. Model instances train on these and take labels from after each cutoff.
 -- Training needs a sample, not everybody: with more customers than var
 -- training_max_customers (0 = no limit), the snapshots hold that many, chosen by the md5 of
--- customer_id, so the same customers are chosen every run (1 M customers: 4.3 M labelled rows
--- for a 200 k-row training budget without the limit).
+-- customer_id, so the same customers are chosen every run (1 M customers without the limit:
+-- 4.3 M labelled rows per instance for a training budget of 100 k rows).
 -- Built after customer_features (the line below): the two are the largest models of a run and,
 -- built side by side under one DuckDB memory limit, both spill to disk (1 M customers:
 -- customer_features 62 s alone, 483 s next to this model).
