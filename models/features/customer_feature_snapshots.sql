@@ -10,6 +10,13 @@
 -- built side by side under one DuckDB memory limit, both spill to disk (1 M customers:
 -- customer_features 62 s alone, 483 s next to this model).
 -- depends_on: {{ ref('customer_features') }}
+{% set max_customers = var('training_max_customers') %}
+{% if not modules.re.fullmatch('[0-9]+', max_customers | string) %}
+    {% do exceptions.raise_compiler_error(
+        'var training_max_customers must be a whole number (0 = all customers), got '
+        ~ max_customers
+    ) %}
+{% endif %}
 with
 
 as_of_cutoff as (
@@ -38,9 +45,9 @@ training_customers as (
         customer_id,
         first_seen_at
     from customers
-    {% if var('training_max_customers') | int > 0 %}
+    {% if max_customers | int > 0 %}
         order by md5(customer_id), customer_id
-        limit {{ var('training_max_customers') | int }}
+        limit {{ max_customers | int }}
     {% endif %}
 ),
 

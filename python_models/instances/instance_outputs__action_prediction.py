@@ -14,5 +14,5 @@ def model(dbt, session):
             "customer_events": dbt.ref("int_customer_events"),
             "customer_orders": dbt.ref("int_customer_orders"),
         },
-        workers=int(dbt.config.get("instance_workers")),
+        workers=dbt.config.get("instance_workers"),
     )

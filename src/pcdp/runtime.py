@@ -89,17 +89,20 @@ def run_instance_types(
     as_of: str | dt.date,
     con: object,
     inputs: Mapping[str, object],
-    workers: int = 1,
+    workers: int | str = 1,
 ) -> pa.Table:
     """Run every ready, valid instance of `instance_types`; see the module docstring.
 
     With `workers` > 1, that many instances run at a time, each worker in its own DuckDB
     connection to the same database (DuckDB and scikit-learn's fitting release the GIL). The
     records come out in instance order either way, and an instance computes the same numbers:
-    runners are seeded and one-threaded in scikit-learn (BLAS is held at one thread here)."""
+    runners are seeded and one-threaded in scikit-learn (BLAS is held at one thread here).
+    `workers` may come as text from a dbt config; anything but a whole number >= 1 is a
+    ValueError that says so."""
     from pcdp import types  # noqa: F401  (registers the runners)
 
     wanted = set(instance_types)
+    worker_count = _worker_count(workers)
     if isinstance(as_of, dt.date):
         as_of_date = as_of
     elif as_of:
@@ -121,8 +124,8 @@ def run_instance_types(
         for spec in sorted(load_instances(instances_file), key=lambda s: s.id)
         if spec.type in wanted and spec.runnable
     ]
-    if workers > 1 and len(specs) > 1:
-        outputs = _run_parallel(specs, con, as_of_date, frames, workers)
+    if worker_count > 1 and len(specs) > 1:
+        outputs = _run_parallel(specs, con, as_of_date, frames, worker_count)
     else:
         context = RunContext(con, as_of_date, register_inputs(con, frames))
         outputs = [_run_one(spec, context) for spec in specs]
@@ -130,6 +133,13 @@ def run_instance_types(
     for output in outputs:
         batches.extend(output)
     return pa.concat_tables(batches)
+
+
+def _worker_count(workers: int | str) -> int:
+    text = str(workers).strip()
+    if isinstance(workers, bool) or not text.isdigit() or int(text) < 1:
+        raise ValueError(f"instance_workers must be a whole number of at least 1, got {workers!r}")
+    return int(text)
 
 
 def _run_parallel(
@@ -145,13 +155,11 @@ def _run_parallel(
     (time_zone,) = con.execute("select current_setting('TimeZone')").fetchall()[0]
     local = threading.local()
     cursors = []
-    lock = threading.Lock()
 
     def context() -> RunContext:
         if not hasattr(local, "context"):
             cursor = con.cursor()
-            with lock:
-                cursors.append(cursor)
+            cursors.append(cursor)
             cursor.execute("set TimeZone = $1", [time_zone])
             local.context = RunContext(cursor, as_of, register_inputs(cursor, frames))
         return local.context

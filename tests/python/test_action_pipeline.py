@@ -29,18 +29,13 @@ from pcdp.action import EventFilter, expected_calibration_error, parse_action_co
 from pcdp.action.sql import cutoff_rows_sql, event_filter_sql, timestamp_sql
 from pcdp.generate import generate
 from pcdp.instances import InstanceConfigError, InstanceSpec, parse_instances
-from pcdp.project import project_dir
+from pcdp.project import instance_model_inputs, project_dir
 from pcdp.runtime import RunContext, run_instance_types
 from pcdp.types import action_prediction as ap
 
 ACTION_IDS = ("action_prediction", "cart_abandonment", "churn_30d", "engagement")
 AS_OF_CUTOFF = dt.datetime.combine(AS_OF + dt.timedelta(days=1), dt.time())
-WAREHOUSE_RELATIONS = {
-    "customer_features": "customer_features",
-    "customer_feature_snapshots": "customer_feature_snapshots",
-    "customer_events": "int_customer_events",
-    "customer_orders": "int_customer_orders",
-}
+WAREHOUSE_RELATIONS = instance_model_inputs("instance_outputs__action_prediction")[1]
 
 
 # ------------------------------------------------------------------ SQL on hand-made data

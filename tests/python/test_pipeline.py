@@ -214,10 +214,18 @@ def test_training_snapshots_of_a_customer_sample(warehouse, raw_dir, tmp_path):
     of their id, with the very rows they have in the full snapshots."""
     db = tmp_path / "sample.duckdb"
     shutil.copy(warehouse, db)
+    vars_ = {"raw_path": str(raw_dir), "as_of": AS_OF.isoformat()}
+    refused = run_dbt(
+        ["run", "--select", "customer_feature_snapshots"],
+        db,
+        {**vars_, "training_max_customers": "250k"},
+    )
+    assert not refused.success
+    assert "training_max_customers must be a whole number" in " ".join(refused.failures)
     outcome = run_dbt(
         ["run", "--select", "customer_feature_snapshots"],
         db,
-        {"raw_path": str(raw_dir), "as_of": AS_OF.isoformat(), "training_max_customers": 300},
+        {**vars_, "training_max_customers": 300},
     )
     assert outcome.success, outcome.failures
     snapshots = "select * from customer_feature_snapshots order by customer_id, cutoff_at"

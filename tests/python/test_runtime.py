@@ -7,6 +7,7 @@ import threading
 
 import duckdb
 import pyarrow as pa
+import pytest
 
 from pcdp import runtime
 from pcdp.runtime import InstanceResult, run_instance_types
@@ -58,3 +59,15 @@ def test_workers_run_instances_in_their_own_connections_in_instance_order(tmp_pa
     assert id(con) not in {connection for *_, connection in seen}
     # the cursors are closed afterwards; the model's own connection is not
     assert con.execute("select count(*) from customers").fetchall() == [(7,)]
+
+
+def test_a_worker_count_that_is_not_a_whole_number_is_refused_by_name(tmp_path):
+    instances = tmp_path / "instances.yml"
+    instances.write_text("instances: []\n")
+    con = duckdb.connect()
+    for bad in ("two", "0", -1, True, "1.5", ""):
+        with pytest.raises(ValueError, match="instance_workers must be a whole number"):
+            run_instance_types(["rfm"], instances, "2025-12-31", con, {}, workers=bad)
+    # a dbt config hands the var over as text
+    records = run_instance_types(["rfm"], instances, "2025-12-31", con, {}, workers=" 2 ")
+    assert records.num_rows == 0
