@@ -9,7 +9,7 @@
     {% set rows = run_query(
         'select event_name, count(*) as n from ' ~ ref('int_customer_events')
         ~ ' group by event_name order by n desc, event_name limit '
-        ~ var('feature_max_event_names') | int
+        ~ pcdp_whole_number_var('feature_max_event_names')
     ).rows %}
     {% set names = [] %}
     {% set slugs = [] %}

@@ -68,3 +68,20 @@
     {{ return('alter table ' ~ this ~ ' drop if exists ' ~ partitions | join(', ')
         if partitions else '') }}
 {% endmacro %}
+
+
+{#
+  The project var `name` as a whole number >= 0. Jinja's int filter turns text it cannot read
+  ('250k', 'six') into 0, which would silently mean "none" or "no limit": such a value fails
+  the run with a message naming the var instead (checked when the model runs; parsing and
+  linting see placeholder vars).
+#}
+{% macro pcdp_whole_number_var(name) %}
+    {% set value = var(name) %}
+    {% if execute and not modules.re.fullmatch('[0-9]+', value | string | trim) %}
+        {% do exceptions.raise_compiler_error(
+            'var ' ~ name ~ ' must be a whole number of at least 0, got ' ~ value
+        ) %}
+    {% endif %}
+    {{ return(value | string | trim | int) }}
+{% endmacro %}

@@ -10,13 +10,7 @@
 -- built side by side under one DuckDB memory limit, both spill to disk (1 M customers:
 -- customer_features 62 s alone, 483 s next to this model).
 -- depends_on: {{ ref('customer_features') }}
-{% set max_customers = var('training_max_customers') %}
-{% if not modules.re.fullmatch('[0-9]+', max_customers | string) %}
-    {% do exceptions.raise_compiler_error(
-        'var training_max_customers must be a whole number (0 = all customers), got '
-        ~ max_customers
-    ) %}
-{% endif %}
+{% set max_customers = pcdp_whole_number_var('training_max_customers') %}
 with
 
 as_of_cutoff as (
@@ -26,12 +20,12 @@ as_of_cutoff as (
 cutoffs as (
     select
         {{ pcdp_add_days(
-            '-1 * cutoff_numbers.cutoff_number * ' ~ (var('training_cutoff_step_days') | int),
+            '-1 * cutoff_numbers.cutoff_number * ' ~ pcdp_whole_number_var('training_cutoff_step_days'),
             'as_of_cutoff.cutoff_at'
         ) }} as cutoff_at
     from as_of_cutoff
     cross join
-        range(1, {{ (var('training_cutoff_count') | int) + 1 }})
+        range(1, {{ pcdp_whole_number_var('training_cutoff_count') + 1 }})
             -- Used inside pcdp_add_days, which the linter renders as null.
             as cutoff_numbers (cutoff_number)  -- noqa: AL05
 ),
@@ -45,9 +39,9 @@ training_customers as (
         customer_id,
         first_seen_at
     from customers
-    {% if max_customers | int > 0 %}
+    {% if max_customers > 0 %}
         order by md5(customer_id), customer_id
-        limit {{ max_customers | int }}
+        limit {{ max_customers }}
     {% endif %}
 ),
 

@@ -221,7 +221,7 @@ def test_training_snapshots_of_a_customer_sample(warehouse, raw_dir, tmp_path):
         {**vars_, "training_max_customers": "250k"},
     )
     assert not refused.success
-    assert "training_max_customers must be a whole number" in " ".join(refused.failures)
+    assert "var training_max_customers must be a whole number" in " ".join(refused.failures)
     outcome = run_dbt(
         ["run", "--select", "customer_feature_snapshots"],
         db,
