@@ -442,22 +442,21 @@ def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
     labelled = _LABELLERS[spec.type](spec, context, metrics)
     weights = _register_weights(spec, context)
     cutoff = f"(date '{context.as_of.isoformat()}' + interval 1 day)::timestamp"
-    context.con.execute(
-        "create or replace temp table pcdp_interest_affinity as "
-        + affinity_sql(labelled, weights, cutoff, spec.params["half_life_days"])
-    )
     top_k = int(spec.params["top_k"])
     # One list per customer of (micros, label_id), sorted by affinity desc and then label (label
     # ids are in label order): list_sort of an unordered list is deterministic and much cheaper
-    # than an ordered aggregate. Labels are looked up in two small lists by id.
+    # than an ordered aggregate. Labels are looked up in two small lists by id. The (customer,
+    # label) affinities feed this aggregation directly rather than through a table of their own.
+    affinity = affinity_sql(labelled, weights, cutoff, spec.params["half_life_days"])
     context.con.execute(
-        """
+        f"""
         create or replace temp table pcdp_interest_customers as
+        with affinity as ({affinity})
         select
             customer_id,
-            list_sort(list({'neg_micros': -micros, 'label_id': label_id})) as entries,
+            list_sort(list({{'neg_micros': -micros, 'label_id': label_id}})) as entries,
             sum(signals) as signals
-        from pcdp_interest_affinity
+        from affinity
         group by customer_id
         """
     )
@@ -505,7 +504,7 @@ def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
         select
             count(*) filter (where len(top) > 0),
             (select count(*) from pcdp_interest_labels where listed and label_id in (
-                select label_id from pcdp_interest_affinity)),
+                select unnest(entries).label_id from pcdp_interest_customers)),
             coalesce(sum(signals), 0)
         from customers
         """
