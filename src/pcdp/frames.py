@@ -41,6 +41,15 @@ def to_arrow(frame: object) -> pa.Table:
     return pa.Table.from_pandas(to_pandas(frame), preserve_index=False)
 
 
+def detached(array: pa.Array) -> pa.Array:
+    """A copy of `array` in buffers of its own.
+
+    A column of a record batch imported from DuckDB (Arrow's C data interface) holds the whole
+    imported batch alive: keeping only the customer ids of the scoring batches kept every
+    feature column too, ~800 MB for a million customers and a hundred features."""
+    return pa.concat_arrays([array])
+
+
 def to_pandas(frame: object) -> pd.DataFrame:
     """A pandas DataFrame of the same inputs as `to_arrow`."""
     if isinstance(frame, pd.DataFrame):

@@ -408,6 +408,10 @@ def test_batch_scoring_equals_one_shot(data, result):
     scored = pa.Table.from_batches(out)
     assert scored.column_names == ["customer_id", "score", "segment"]
     assert scored["customer_id"].to_pylist() == fresh["customer_id"].to_pylist()
+    # the ids are copied out of the input batches, which can then be freed
+    assert scored["customer_id"].chunk(0).buffers()[2].address != (
+        batches[0].column("customer_id").buffers()[2].address
+    )
     np.testing.assert_allclose(scored["score"].to_numpy(), expected, rtol=0, atol=1e-12)
     assert np.array_equal(scored["segment"].to_numpy(), expected >= result.threshold)
     assert ((expected >= 0) & (expected <= 1)).all()

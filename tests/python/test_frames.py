@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pcdp.frames import local_connection, register_inputs, to_arrow, to_pandas
+from pcdp.frames import detached, local_connection, register_inputs, to_arrow, to_pandas
 from pcdp.instances import INSTANCE_TYPES
 from pcdp.project import instance_model_inputs, project_dir
 
@@ -156,3 +156,14 @@ def test_instance_model_inputs_are_read_from_the_models():
         instance_model_inputs("int_model_instances")
     with pytest.raises(FileNotFoundError):
         instance_model_inputs("no_such_model")
+
+
+def test_detached_copies_a_column_out_of_its_batch(con):
+    (batch,) = con.sql("select customer_id, frequency from features").to_arrow_reader(10)
+    column = batch.column("customer_id")
+    copy = detached(column)
+    assert copy.equals(column)
+    # its own buffers: holding it does not hold the rest of the imported batch
+    assert {b.address for b in copy.buffers() if b} & {
+        b.address for b in column.buffers() if b
+    } == set()

@@ -80,6 +80,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from pcdp.action.config import ActionConfig
+from pcdp.frames import detached
 
 __all__ = [
     "ISOTONIC_MIN_CLASS_COUNT",
@@ -797,7 +798,7 @@ def score_batches(
                     score = result.predict(_feature_matrix(part, result.feature_columns))
                 yield pa.RecordBatch.from_arrays(
                     [
-                        part.column("customer_id"),
+                        detached(part.column("customer_id")),
                         pa.array(score),
                         pa.array(score >= result.threshold),
                     ],

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from pcdp.byom.format import PackageError
 from pcdp.byom.loader import ModelPackage, steps
 from pcdp.byom.mapping import InputPlan
+from pcdp.frames import detached
 
 DEFAULT_BATCH_SIZE = 100_000
 
@@ -365,7 +366,7 @@ def score(
                     .combine_chunks()
                 )
                 json_con.unregister("pcdp_byom_batch")
-                keys.append(batch.column(0).cast(pa.string()))
+                keys.append(detached(batch.column(0).cast(pa.string())))
     finally:
         json_con.close()
     table = pa.table(
