@@ -44,7 +44,7 @@ def to_arrow(frame: object) -> pa.Table:
 def detached(array: pa.Array) -> pa.Array:
     """A copy of `array` in buffers of its own.
 
-    A column of a record batch imported from DuckDB (Arrow's C data interface) holds the whole
+    A column of a record batch imported from DuckDB (Arrow's C data interface) keeps the whole
     imported batch alive: keeping only the customer ids of the scoring batches kept every
     feature column too, ~800 MB for a million customers and a hundred features."""
     return pa.concat_arrays([array])

@@ -137,7 +137,7 @@ def run_instance_types(
 
 def _worker_count(workers: int | str) -> int:
     text = str(workers).strip()
-    if isinstance(workers, bool) or not text.isdigit() or int(text) < 1:
+    if not text.isdigit() or int(text) < 1:  # True reads "True": refused too
         raise ValueError(f"instance_workers must be a whole number of at least 1, got {workers!r}")
     return int(text)
 
