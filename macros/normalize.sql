@@ -1,7 +1,29 @@
 {# Identifier and value normalisation (contract section 1): empty strings are missing values. #}
 
 {% macro pcdp_text(column) %}
+    {{ return(adapter.dispatch('pcdp_text', 'pcdp')(column)) }}
+{% endmacro %}
+
+{% macro default__pcdp_text(column) %}
     nullif(trim(cast({{ column }} as string)), '')
+{%- endmacro %}
+
+{#
+  DuckDB's trim copies every string it returns, the largest share of parsing the raw events
+  (51.7 M rows: 25 instead of 15 s over eleven text columns). It strips U+0020 and the other
+  Unicode space separators, all non-ASCII, so text that is ASCII and neither starts nor ends with
+  a space is returned as it is and only the rest is trimmed.
+#}
+{% macro duckdb__pcdp_text(column) %}
+    {%- set text = 'cast(' ~ column ~ ' as string)' %}
+    case
+        when
+            starts_with({{ text }}, ' ')
+            or ends_with({{ text }}, ' ')
+            or length({{ text }}) != strlen({{ text }})
+            then nullif(trim({{ text }}), '')
+        else nullif({{ text }}, '')
+    end
 {%- endmacro %}
 
 
@@ -39,8 +61,14 @@
     cast(try_cast({{ pcdp_text(column) }} as timestamp with time zone) as timestamp)
 {%- endmacro %}
 
+{#
+  An instant's epoch microseconds are its UTC wall time: make_timestamp of them is
+  timezone('UTC', ...) without ICU's calendar (51.7 M events: 3.5 instead of 7.6 s). Infinite
+  instants have no epoch and take the ICU path.
+#}
 {% macro duckdb__pcdp_timestamp(column) %}
-    timezone('UTC', try_cast({{ pcdp_text(column) }} as timestamptz))
+    {%- set instant = 'try_cast(' ~ pcdp_text(column) ~ ' as timestamptz)' %}
+    coalesce(make_timestamp(epoch_us({{ instant }})), timezone('UTC', {{ instant }}))
 {%- endmacro %}
 
 {#

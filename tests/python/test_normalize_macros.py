@@ -1,0 +1,101 @@
+"""The text normalisation macros (macros/normalize.sql), compiled by dbt and run in DuckDB."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pyarrow as pa
+import pytest
+from conftest import AS_OF
+from dbt.cli.main import dbtRunner
+
+from pcdp.project import project_dir
+
+
+def compile_inline(sql: str, tmp_path, monkeypatch) -> str:
+    monkeypatch.setenv("PCDP_DB", str(tmp_path / "compile.duckdb"))
+    result = dbtRunner().invoke(
+        [
+            "compile",
+            "--quiet",
+            "--inline",
+            sql,
+            "--project-dir",
+            str(project_dir()),
+            "--profiles-dir",
+            str(project_dir()),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+            "--vars",
+            json.dumps({"raw_path": "", "as_of": AS_OF.isoformat()}),
+        ]
+    )
+    assert result.success, result.exception
+    return result.result.results[0].node.compiled_code
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    """Every character of the Basic Multilingual Plane before, after and inside an ASCII word,
+    alone, and in runs of spaces: whatever DuckDB's trim strips must be stripped."""
+    values = ["", " ", "   ", "ev_1", " ev_1 ", "a b", "\t", "x\t", "Café", " Café ", "日本"]
+    for code in range(1, 0xFFFF):
+        if 0xD800 <= code <= 0xDFFF:  # surrogates are not characters
+            continue
+        c = chr(code)
+        values += [c, c + "ab", "ab" + c, "a" + c + "b", c + c + " ab " + c]
+    return values
+
+
+def test_duckdb_text_equals_trim_and_nullif(texts, tmp_path, monkeypatch):
+    # The DuckDB macro skips trim for ASCII text without a leading or trailing space; it must
+    # give what the portable macro (trim, then empty is null) gives for every value.
+    sql = compile_inline(
+        "select {{ pcdp_text('x') }} as fast, {{ default__pcdp_text('x') }} as portable from texts",
+        tmp_path,
+        monkeypatch,
+    )
+    with duckdb.connect() as con:
+        con.register("texts", pa.table({"x": pa.array(texts, pa.string())}))
+        rows = con.execute(sql).fetchall()
+        trimmed = con.execute(
+            "select count(*) filter (where trim(x) != x), count(*) filter (where x is null)"
+            " from texts"
+        ).fetchone()
+    assert len(rows) == len(texts)
+    assert [fast for fast, _ in rows] == [portable for _, portable in rows]
+    # the set exercises both branches: text trim changes, and text it leaves alone
+    assert trimmed[0] >= 60 and trimmed[1] == 0
+    assert rows[0] == (None, None) and rows[4] == ("ev_1", "ev_1")
+
+
+def test_duckdb_timestamp_is_the_utc_wall_time_of_the_instant(tmp_path, monkeypatch):
+    sql = compile_inline(
+        "select x, {{ pcdp_timestamp('x') }} as parsed from texts", tmp_path, monkeypatch
+    )
+    texts = [
+        "2025-03-30T01:30:00+02:00",
+        "2024-03-10T02:30:00-05:00",
+        " 2024-01-01T10:00:00Z ",
+        "2024-01-01 10:00",
+        "0001-01-01T00:00:00Z",
+        "infinity",
+        "-infinity",
+        "2024-02-30T00:00:00Z",
+        "yesterday",
+        "",
+        None,
+    ]
+    with duckdb.connect() as con:
+        # The session zone reads text without an offset (UTC in the profile); the result is the
+        # instant's UTC wall time whatever it is.
+        con.execute("set TimeZone = 'UTC'")
+        con.register("texts", pa.table({"x": pa.array(texts, pa.string())}))
+        expected = con.execute(
+            "select x, timezone('UTC', try_cast(trim(x) as timestamptz)) from texts"
+        ).fetchall()
+        assert con.execute(sql).fetchall() == expected
+    assert [row[1] is None for row in expected] == [False] * 7 + [True] * 4
