@@ -10,9 +10,9 @@
 
 {#
   DuckDB's trim copies every string it returns, the largest share of parsing the raw events
-  (51.7 M rows: 25 instead of 15 s over eleven text columns). It strips U+0020 and the other
-  Unicode space separators, all non-ASCII, so text that is ASCII and neither starts nor ends with
-  a space is returned as it is and only the rest is trimmed.
+  (eleven text columns of 51.7 M rows: trimmed in 25 s, in 15 s this way). It strips U+0020 and
+  the other Unicode space separators, all non-ASCII, so text that is ASCII and neither starts nor
+  ends with a space is returned as it is and only the rest is trimmed.
 #}
 {% macro duckdb__pcdp_text(column) %}
     {%- set text = 'cast(' ~ column ~ ' as string)' %}
