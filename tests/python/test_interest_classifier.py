@@ -20,6 +20,7 @@ from pcdp.interest import (
     load_taxonomy,
     measure_accuracy,
 )
+from pcdp.interest.accuracy import score_labels
 
 ROOT = Path(__file__).resolve().parents[2]
 CLAIMED = [
@@ -109,6 +110,27 @@ def test_per_category_recall(accuracy):
 def test_nonsense_is_mostly_unclassified(accuracy):
     # measured 0.64: generic words ("account", "page", "team") still trip single keywords
     assert accuracy["abstention_on_unclassified"] >= 0.55
+
+
+def test_score_labels_counts_abstention_and_errors():
+    # two sports titles (one right, one missed), one finance title labelled Sports, one
+    # off-topic title left unlabelled (None and "unclassified" both mean no label)
+    report = score_labels(
+        ["goal", "match", "loan", "lorem"],
+        ["Sports", "Sports", "Personal Finance", "unclassified"],
+        ["Sports", None, "Sports", "unclassified"],
+        [0.9, 0.1, 0.5, 0.0],
+    )
+    assert report["n"] == 4
+    assert report["accuracy"] == 0.5
+    assert report["on_topic_accuracy"] == 1 / 3
+    assert report["coverage"] == 2 / 3
+    assert report["precision"] == 0.5
+    assert report["abstention_on_unclassified"] == 1.0
+    assert report["per_category"]["Sports"] == {"n": 2, "recall": 0.5, "precision": 0.5}
+    assert report["per_category"]["Personal Finance"]["precision"] is None
+    assert [e["title"] for e in report["errors"]] == ["match", "loan"]
+    assert report["errors"][0]["predicted"] == "unclassified"
 
 
 def test_nonsense_strings_are_never_labelled(clf):

@@ -47,19 +47,46 @@ def measure_accuracy(
     unlabelled), ``per_category`` ({label: {n, recall, precision}}) and ``errors`` (the rows
     that were wrong: title, expected, predicted, confidence).
     """
+    df = load_labelled_titles(labelled)
+    clf = InterestClassifier(
+        load_lexicon() if lexicon is None else lexicon,
+        load_taxonomy() if taxonomy is None else taxonomy,
+    )
+    pred = classify_pages(df, min_confidence=min_confidence, classifier=clf).to_pandas()
+    report = score_labels(
+        df["title"].tolist(),
+        df["label"].tolist(),
+        pred["tier_1"].tolist(),
+        pred["confidence"].astype(float).tolist(),
+    )
+    return {"n": report.pop("n"), "min_confidence": min_confidence, **report}
+
+
+def load_labelled_titles(
+    labelled: pd.DataFrame | str | os.PathLike | None = None,
+) -> pd.DataFrame:
+    """The labelled titles (a frame, a CSV path, or the default file) with empty text as
+    None and a made-up page_url per row, ready for `classify_pages`."""
     if labelled is None or isinstance(labelled, str | os.PathLike):
         df = pd.read_csv(labelled or labelled_titles_path(), dtype=str, keep_default_na=False)
     else:
         df = labelled.copy()
     df = df.replace("", None)
     df["page_url"] = [f"labelled://{i}" for i in range(len(df))]
-    clf = InterestClassifier(
-        load_lexicon() if lexicon is None else lexicon,
-        load_taxonomy() if taxonomy is None else taxonomy,
-    )
-    pred = classify_pages(df, min_confidence=min_confidence, classifier=clf).to_pandas()
-    truth = df["label"].fillna(UNCLASSIFIED).tolist()
-    got = [p if isinstance(p, str) else UNCLASSIFIED for p in pred["tier_1"]]
+    return df
+
+
+def score_labels(
+    titles: list[str],
+    expected: list[str | None],
+    predicted: list[str | None],
+    confidence: list[float],
+) -> dict:
+    """The figures of `measure_accuracy` (all but min_confidence) for any classifier's
+    tier-1 answers: `expected` and `predicted` are labels, with None or ``unclassified``
+    for no label."""
+    truth = [t if isinstance(t, str) else UNCLASSIFIED for t in expected]
+    got = [p if isinstance(p, str) else UNCLASSIFIED for p in predicted]
     correct = [t == g for t, g in zip(truth, got, strict=True)]
     on_topic = [t != UNCLASSIFIED for t in truth]
     n_on = sum(on_topic)
@@ -78,10 +105,10 @@ def measure_accuracy(
         }
     errors = [
         {
-            "title": df["title"].iloc[i],
+            "title": titles[i],
             "expected": truth[i],
             "predicted": got[i],
-            "confidence": float(pred["confidence"].iloc[i]),
+            "confidence": confidence[i],
         }
         for i in range(len(truth))
         if not correct[i]
@@ -89,7 +116,6 @@ def measure_accuracy(
     n_given = sum(labelled_rows)
     return {
         "n": len(truth),
-        "min_confidence": min_confidence,
         "accuracy": sum(correct) / len(truth) if truth else None,
         "on_topic_accuracy": (
             sum(c for c, o in zip(correct, on_topic, strict=True) if o) / n_on if n_on else None
