@@ -5,9 +5,11 @@ time, peak RSS of the process tree from os.wait4), then split the run into stage
 run_results.json and manifest.json: the union of the execution intervals of the nodes of each
 stage (dbt runs two nodes at a time), and the rest of the run (dbt start-up, parsing, hooks,
 publishing). The floor is one DuckDB pass that aggregates the same raw events per identifier.
-With two sizes it prints the growth of each figure.
+With two sizes it prints the growth of each figure. With --history-nights N it then copies
+the run's predictions as the N nights before it and runs again: a warehouse's steady state,
+where the predictions history (one set of rows per run) has grown for N nights.
 
-    python bench/bench_nightly.py --customers 100000 1000000 --reuse
+    python bench/bench_nightly.py --customers 100000 1000000 --reuse [--history-nights 30]
 
 Prints figures; asserts nothing.
 """
@@ -84,7 +86,49 @@ def stage_seconds(artefacts: Path) -> dict[str, float]:
     return seconds
 
 
-def bench_size(customers: int, out: Path, reuse: bool) -> dict[str, float | int]:
+def run_figures(raw: Path, db: Path, label: str) -> dict[str, float]:
+    """`pcdp run` once into `db`: wall time, peak RSS and seconds per stage, names prefixed
+    with `label`."""
+    pcdp = str(Path(sys.executable).with_name("pcdp"))
+    command = [pcdp, "run", "--raw", str(raw), "--db", str(db), "--as-of", AS_OF]
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603
+    _, status, usage = os.wait4(child.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(command)}")
+    total = time.perf_counter() - started
+    figures = {
+        f"{label} s": round(total, 1),
+        f"{label} peak_rss_gb": round(usage.ru_maxrss / 1024**2, 2),
+    }
+    stages = stage_seconds(db.parent / f".{db.name}.dbt" / "target")
+    busy = stages.pop("all nodes (stages overlap: dbt runs two at a time)")
+    for stage, seconds in stages.items():
+        figures[f"  {stage} s"] = round(seconds, 1)
+    figures["  rest (dbt start-up, hooks, publishing) s"] = round(total - busy, 1)
+    return figures
+
+
+def add_history(db: Path, nights: int) -> None:
+    """Copies of the run's predictions as the `nights` nights before it (as_of - 1 day, ...,
+    run ids suffixed): the predictions history a warehouse has after that many nightly runs."""
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            """
+            insert into predictions by name
+            select
+                predictions.* replace (
+                    cast(as_of - to_days(cast(nights.night as integer)) as date) as as_of,
+                    run_id || '-history-' || nights.night as run_id
+                )
+            from predictions, range(1, $nights + 1) as nights (night)
+            where as_of = cast($as_of as date)
+            """,
+            {"nights": nights, "as_of": AS_OF},
+        )
+
+
+def bench_size(customers: int, out: Path, reuse: bool, history_nights: int) -> dict:
     raw = (out / f"raw_{customers}").resolve()
     db = (out / f"nightly_{customers}.duckdb").resolve()
     figures: dict[str, float | int] = {"customers": customers}
@@ -97,21 +141,8 @@ def bench_size(customers: int, out: Path, reuse: bool) -> dict[str, float | int]
     for stale in (db, db.with_name(db.stem + ".serving.duckdb")):
         stale.unlink(missing_ok=True)
 
-    pcdp = str(Path(sys.executable).with_name("pcdp"))
-    command = [pcdp, "run", "--raw", str(raw), "--db", str(db), "--as-of", AS_OF]
-    started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603
-    _, status, usage = os.wait4(child.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {' '.join(command)}")
-    total = time.perf_counter() - started
-    figures["whole run s"] = round(total, 1)
-    figures["whole run peak_rss_gb"] = round(usage.ru_maxrss / 1024**2, 2)
-    stages = stage_seconds(db.parent / f".{db.name}.dbt" / "target")
-    busy = stages.pop("all nodes (stages overlap: dbt runs two at a time)")
-    for stage, seconds in stages.items():
-        figures[f"  {stage} s"] = round(seconds, 1)
-    figures["  rest (dbt start-up, hooks, publishing) s"] = round(total - busy, 1)
+    figures.update(run_figures(raw, db, "whole run"))
+    total = figures["whole run s"]
 
     events = str(raw / "events" / "*.parquet")
     with duckdb.connect() as con:
@@ -124,6 +155,12 @@ def bench_size(customers: int, out: Path, reuse: bool) -> dict[str, float | int]
         floor = time.perf_counter() - started
     figures["floor: one pass over the events s"] = round(floor, 2)
     figures["ratio whole run / floor"] = round(total / floor, 1)
+
+    if history_nights:
+        add_history(db, history_nights)
+        label = f"rerun after {history_nights} nights of history"
+        # the stage names repeat: this run's figures follow its own heading
+        figures.update({f"{label}: {k}": v for k, v in run_figures(raw, db, "run").items()})
     return figures
 
 
@@ -132,11 +169,17 @@ def main() -> None:
     parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     parser.add_argument("--reuse", action="store_true", help="keep generated data if present")
+    parser.add_argument(
+        "--history-nights",
+        type=int,
+        default=0,
+        help="then add this many earlier nights of predictions and run again (steady state)",
+    )
     args = parser.parse_args()
 
     runs = []
     for customers in args.customers:
-        runs.append(bench_size(customers, args.out, args.reuse))
+        runs.append(bench_size(customers, args.out, args.reuse, args.history_nights))
         # each size's figures as soon as they exist: a 1 M run takes many minutes
         print(json.dumps(runs[-1]), flush=True)
     names = list(dict.fromkeys(name for figures in runs for name in figures))

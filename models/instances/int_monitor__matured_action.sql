@@ -10,7 +10,8 @@
 -- segment), matured_recall and matured_auc.
 with
 
-predictions as (
+-- Not materialized: each reader below takes only the dates it needs from the history.
+predictions as {{ pcdp_cte_not_materialized() }} (
     select * from {{ ref('predictions') }}
 ),
 
@@ -35,26 +36,27 @@ action_instances as (
     where type = 'action_prediction' and configured_status != 'draft'
 ),
 
-scores as (
+matured_dates as (
     select
         predictions.instance_id,
-        predictions.customer_id,
-        predictions.as_of,
-        action_instances.future_window_days,
-        try_cast(predictions.value as double) as score
+        max(predictions.as_of) as matured_as_of
     from predictions
     inner join action_instances on predictions.instance_id = action_instances.instance_id
     where
         predictions.attribute = predictions.instance_id || '_score'
         and predictions.as_of + action_instances.future_window_days <= {{ pcdp_as_of_date() }}
+    group by predictions.instance_id
 ),
 
-matured_dates as (
-    select
-        instance_id,
-        max(as_of) as matured_as_of
-    from scores
-    group by instance_id
+-- The matured date's predictions only: joined on the date, the warehouse skips the rest of
+-- the predictions history (which grows with every run).
+matured_predictions as (
+    select predictions.*
+    from predictions
+    inner join matured_dates
+        on
+            predictions.instance_id = matured_dates.instance_id
+            and predictions.as_of = matured_dates.matured_as_of
 ),
 
 windows as (
@@ -72,20 +74,17 @@ scored as (
     select
         scores.instance_id,
         scores.customer_id,
-        scores.score,
+        try_cast(scores.value as double) as score,
         coalesce(try_cast(segments.value as boolean), false) as in_segment
-    from scores
-    inner join matured_dates
-        on
-            scores.instance_id = matured_dates.instance_id
-            and scores.as_of = matured_dates.matured_as_of
-    left join predictions as segments
+    from matured_predictions as scores
+    left join matured_predictions as segments
         on
             scores.instance_id = segments.instance_id
             and scores.customer_id = segments.customer_id
-            and scores.as_of = segments.as_of
             and segments.attribute = scores.instance_id || '_segment'
-    where scores.score is not null
+    where
+        scores.attribute = scores.instance_id || '_score'
+        and try_cast(scores.value as double) is not null
 ),
 
 -- each outcome filter: (instance, side, position) → event, properties, min_count

@@ -12,7 +12,8 @@
 -- Horizons are read from the attributes <id>_<h>m found in predictions.
 with
 
-predictions as (
+-- Not materialized: each reader below takes only the dates it needs from the history.
+predictions as {{ pcdp_cte_not_materialized() }} (
     select * from {{ ref('predictions') }}
 ),
 
@@ -24,23 +25,36 @@ customer_orders as (
     select * from {{ ref('int_customer_orders') }}
 ),
 
-horizon_predictions as (
-    select
+pcltv_instances as (
+    select instance_id from instances
+    where type = 'pcltv' and configured_status != 'draft'
+),
+
+-- Which horizons each earlier as-of date predicted, from the distinct attributes: the
+-- predictions themselves are read only for the dates evaluated below (joined on the date, the
+-- warehouse skips the rest of the history, which grows with every run).
+prediction_attributes as (
+    select distinct
         predictions.instance_id,
-        predictions.customer_id,
         predictions.as_of,
-        cast(regexp_extract(predictions.attribute, '_([0-9]+)m$', 1) as integer)
-            as horizon_months,
-        try_cast(predictions.value as double) as predicted
+        predictions.attribute
     from predictions
-    inner join instances on predictions.instance_id = instances.instance_id
+    inner join pcltv_instances on predictions.instance_id = pcltv_instances.instance_id
+    where predictions.as_of < {{ pcdp_as_of_date() }}
+),
+
+horizon_attributes as (
+    select
+        instance_id,
+        as_of,
+        attribute,
+        cast(regexp_extract(attribute, '_([0-9]+)m$', 1) as integer) as horizon_months
+    from prediction_attributes
+    -- <instance_id>_<digits>m, tested with a constant pattern (a pattern built per row is
+    -- compiled per row)
     where
-        instances.type = 'pcltv'
-        and instances.configured_status != 'draft'
-        and {{ pcdp_regexp_full_match(
-            'predictions.attribute', "predictions.instance_id || '_[0-9]+m'"
-        ) }}
-        and predictions.as_of < {{ pcdp_as_of_date() }}
+        left(attribute, length(instance_id) + 1) = instance_id || '_'
+        and {{ pcdp_regexp_full_match('substr(attribute, length(instance_id) + 2)', "'[0-9]+m'") }}
 ),
 
 -- the windows to evaluate: one elapsed window and one per matured horizon
@@ -50,7 +64,7 @@ elapsed_windows as (
         'elapsed' as window_kind,
         min(horizon_months) as horizon_months,
         max(as_of) as evaluated_as_of
-    from horizon_predictions
+    from horizon_attributes
     group by instance_id
 ),
 
@@ -60,7 +74,7 @@ horizon_windows as (
         'horizon' as window_kind,
         horizon_months,
         max(as_of) as evaluated_as_of
-    from horizon_predictions
+    from horizon_attributes
     where
         as_of + interval 1 day + {{ pcdp_months_interval('horizon_months') }}
         <= {{ pcdp_as_of_date() }} + interval 1 day
@@ -102,15 +116,20 @@ window_predictions as (
         windows.instance_id,
         windows.window_kind,
         windows.horizon_months,
-        horizon_predictions.customer_id,
-        horizon_predictions.predicted * windows.horizon_share as expected
+        predictions.customer_id,
+        try_cast(predictions.value as double) * windows.horizon_share as expected
     from windows
-    inner join horizon_predictions
+    inner join horizon_attributes
         on
-            windows.instance_id = horizon_predictions.instance_id
-            and windows.horizon_months = horizon_predictions.horizon_months
-            and windows.evaluated_as_of = horizon_predictions.as_of
-    where horizon_predictions.predicted is not null
+            windows.instance_id = horizon_attributes.instance_id
+            and windows.horizon_months = horizon_attributes.horizon_months
+            and windows.evaluated_as_of = horizon_attributes.as_of
+    inner join predictions
+        on
+            horizon_attributes.instance_id = predictions.instance_id
+            and horizon_attributes.as_of = predictions.as_of
+            and horizon_attributes.attribute = predictions.attribute
+    where try_cast(predictions.value as double) is not null
 ),
 
 window_revenue as (

@@ -6,9 +6,11 @@
 -- with the largest number (the first on ties: e.g. the strongest interest, the most likely
 -- class) are categories (at most var monitor_max_categories of them). One row per instance
 -- and metric: psi_<attribute>, psi_max, and drift_baseline_as_of (text).
+{% set monitored_types = "'number', 'integer', 'boolean', 'string', 'array', 'record'" %}
 with
 
-predictions as (
+-- Not materialized: each reader below takes only the dates it needs from the history.
+predictions as {{ pcdp_cte_not_materialized() }} (
     select * from {{ ref('predictions') }}
 ),
 
@@ -16,73 +18,90 @@ instances as (
     select * from {{ ref('int_model_instances') }}
 ),
 
-monitored_predictions as (
-    select predictions.*
-    from predictions
-    inner join instances on predictions.instance_id = instances.instance_id
-    where
-        instances.configured_status != 'draft'
-        and predictions.value_type in (
-            'number', 'integer', 'boolean', 'string', 'array', 'record'
-        )
-),
-
-monitored as (
-    select
-        *,
-        -- a record's field names and, in the same order, their values when they are JSON
-        -- numbers (else null)
-        case
-            when value_type = 'record' then {{ pcdp_record_keys('value') }}
-        end as record_keys,
-        case
-            when value_type = 'record'
-                then {{ pcdp_record_numbers('value') }}
-        end as record_numbers
-    from monitored_predictions
+monitored_instances as (
+    select instance_id from instances
+    where configured_status != 'draft'
 ),
 
 baseline_dates as (
     select
+        predictions.instance_id,
+        max(predictions.as_of) as baseline_as_of
+    from predictions
+    inner join monitored_instances
+        on predictions.instance_id = monitored_instances.instance_id
+    where
+        predictions.as_of < {{ pcdp_as_of_date() }}
+        and predictions.value_type in ({{ monitored_types }})
+    group by predictions.instance_id
+),
+
+-- The two dates compared, so that only their rows are read: joined on the date, the
+-- warehouse skips the rest of the predictions history (which grows with every run).
+compared_dates as (
+    select
         instance_id,
-        max(as_of) as baseline_as_of
-    from monitored
-    where as_of < {{ pcdp_as_of_date() }}
-    group by instance_id
+        baseline_as_of,
+        baseline_as_of as as_of,
+        'baseline' as side
+    from baseline_dates
+    union all
+    select
+        instance_id,
+        baseline_as_of,
+        {{ pcdp_as_of_date() }} as as_of,
+        'current' as side
+    from baseline_dates
+),
+
+monitored as (
+    select
+        predictions.*,
+        compared_dates.baseline_as_of,
+        compared_dates.side,
+        -- a record's field names and, in the same order, their values when they are JSON
+        -- numbers (else null)
+        case
+            when predictions.value_type = 'record'
+                then {{ pcdp_record_keys('predictions.value') }}
+        end as record_keys,
+        case
+            when predictions.value_type = 'record'
+                then {{ pcdp_record_numbers('predictions.value') }}
+        end as record_numbers
+    from predictions
+    inner join compared_dates
+        on
+            predictions.instance_id = compared_dates.instance_id
+            and predictions.as_of = compared_dates.as_of
+    where predictions.value_type in ({{ monitored_types }})
 ),
 
 sides as (
     select
-        monitored.instance_id,
-        monitored.attribute,
-        monitored.customer_id,
-        monitored.value_type,
-        baseline_dates.baseline_as_of,
+        instance_id,
+        attribute,
+        customer_id,
+        value_type,
+        baseline_as_of,
+        side,
         case
-            when monitored.as_of = {{ pcdp_as_of_date() }} then 'current' else 'baseline'
-        end as side,
-        case
-            when monitored.value_type in ('number', 'integer')
-                then try_cast(monitored.value as double)
+            when value_type in ('number', 'integer') then try_cast(value as double)
         end as number_value,
         case
-            when monitored.value_type = 'array'
-                then coalesce({{ pcdp_json_text('monitored.value', '$[0]') }}, '(none)')
-            when monitored.value_type = 'string'
-                then coalesce({{ pcdp_json_text('monitored.value', '$') }}, '(none)')
-            when monitored.value_type = 'boolean' then coalesce(monitored.value, '(none)')
+            when value_type = 'array'
+                then coalesce({{ pcdp_json_text('value', '$[0]') }}, '(none)')
+            when value_type = 'string'
+                then coalesce({{ pcdp_json_text('value', '$') }}, '(none)')
+            when value_type = 'boolean' then coalesce(value, '(none)')
             when
-                monitored.value_type = 'record'
-                and {{ pcdp_list_max('monitored.record_numbers') }} is null
+                value_type = 'record'
+                and {{ pcdp_list_max('record_numbers') }} is null
                 then '(none)'
-            when monitored.value_type = 'record'
-                then {{ pcdp_key_of_max('monitored.record_keys', 'monitored.record_numbers') }}
+            when value_type = 'record'
+                then {{ pcdp_key_of_max('record_keys', 'record_numbers') }}
         end as category
     from monitored
-    inner join baseline_dates on monitored.instance_id = baseline_dates.instance_id
-    where
-        monitored.as_of = {{ pcdp_as_of_date() }}
-        or monitored.as_of = baseline_dates.baseline_as_of
 ),
 
 -- attributes present on both sides

@@ -5,7 +5,8 @@
 -- customer whose affinity for "Apparel > Shoes" is at least 2.
 with
 
-predictions as (
+-- Not materialized: the latest dates are found first, and only their rows are read then.
+predictions as {{ pcdp_cte_not_materialized() }} (
     select * from {{ ref('predictions') }}
 ),
 
@@ -21,36 +22,34 @@ interest_instances as (
     where left(type, 9) = 'interest_' and configured_status != 'draft'
 ),
 
-affinity_records as (
+latest_as_of as (
     select
-        predictions.customer_id,
         predictions.instance_id,
         interest_instances.instance_type,
-        predictions.as_of,
-        predictions.value
+        max(predictions.as_of) as as_of
     from predictions
     inner join interest_instances
         on predictions.instance_id = interest_instances.instance_id
     where
         predictions.attribute = predictions.instance_id || '_affinity'
         and predictions.as_of <= {{ pcdp_as_of_date() }}
+    group by predictions.instance_id, interest_instances.instance_type
 ),
 
-latest_as_of as (
-    select
-        instance_id,
-        max(as_of) as as_of
-    from affinity_records
-    group by instance_id
-),
-
+-- joined on the date, the warehouse skips the rest of the predictions history
 current_records as (
-    select affinity_records.*
-    from affinity_records
+    select
+        predictions.customer_id,
+        predictions.instance_id,
+        latest_as_of.instance_type,
+        predictions.as_of,
+        predictions.value
+    from predictions
     inner join latest_as_of
         on
-            affinity_records.instance_id = latest_as_of.instance_id
-            and affinity_records.as_of = latest_as_of.as_of
+            predictions.instance_id = latest_as_of.instance_id
+            and predictions.as_of = latest_as_of.as_of
+    where predictions.attribute = predictions.instance_id || '_affinity'
 ),
 
 entries as (
