@@ -66,6 +66,17 @@ def test_publish_copies_public_relations_only(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pcdp.duckdb", "pcdp.serving.duckdb"]
 
 
+@pytest.mark.parametrize(("env", "expected"), [(None, "2.3 GiB"), ("700MB", "667.5 MiB")])
+def test_publishing_keeps_to_the_run_memory_limit(tmp_path, monkeypatch, env, expected):
+    # unset, DuckDB would take 80 % of the machine (6.9 GiB copying 130 M prediction rows)
+    if env is None:
+        monkeypatch.delenv("PCDP_MEMORY_LIMIT", raising=False)
+    else:
+        monkeypatch.setenv("PCDP_MEMORY_LIMIT", env)
+    with publish._connect(tmp_path / "serving.duckdb") as con:
+        assert con.execute("select current_setting('memory_limit')").fetchall()[0][0] == expected
+
+
 def test_publish_refuses_a_warehouse_without_the_contract_tables(tmp_path):
     db = tmp_path / "empty.duckdb"
     duckdb.connect(str(db)).close()
