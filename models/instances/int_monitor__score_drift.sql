@@ -54,21 +54,15 @@ compared_dates as (
     from baseline_dates
 ),
 
-monitored as (
+-- Not materialized (nor number_values): numbers and categories each read their own rows,
+-- rather than all of them written out and read back.
+monitored as {{ pcdp_cte_not_materialized() }} (
     select
-        predictions.*,
-        compared_dates.baseline_as_of,
-        compared_dates.side,
-        -- a record's field names and, in the same order, their values when they are JSON
-        -- numbers (else null)
-        case
-            when predictions.value_type = 'record'
-                then {{ pcdp_record_keys('predictions.value') }}
-        end as record_keys,
-        case
-            when predictions.value_type = 'record'
-                then {{ pcdp_record_numbers('predictions.value') }}
-        end as record_numbers
+        predictions.instance_id,
+        predictions.attribute,
+        predictions.value_type,
+        predictions.value,
+        compared_dates.side
     from predictions
     inner join compared_dates
         on
@@ -77,67 +71,25 @@ monitored as (
     where predictions.value_type in ({{ monitored_types }})
 ),
 
-sides as (
+number_values as {{ pcdp_cte_not_materialized() }} (
     select
         instance_id,
         attribute,
-        customer_id,
         value_type,
-        baseline_as_of,
         side,
-        case
-            when value_type in ('number', 'integer') then try_cast(value as double)
-        end as number_value,
-        case
-            when value_type = 'array'
-                then coalesce({{ pcdp_json_text('value', '$[0]') }}, '(none)')
-            when value_type = 'string'
-                then coalesce({{ pcdp_json_text('value', '$') }}, '(none)')
-            when value_type = 'boolean' then coalesce(value, '(none)')
-            when
-                value_type = 'record'
-                and {{ pcdp_list_max('record_numbers') }} is null
-                then '(none)'
-            when value_type = 'record'
-                then {{ pcdp_key_of_max('record_keys', 'record_numbers') }}
-        end as category
+        try_cast(value as double) as number_value
     from monitored
-),
-
--- attributes present on both sides
-compared as (
-    select
-        instance_id,
-        attribute,
-        max(value_type) as value_type
-    from sides
-    group by instance_id, attribute
-    having
-        count(*) filter (where side = 'current') > 0
-        and count(*) filter (where side = 'baseline') > 0
-        and count(distinct value_type) = 1
-        and (
-            max(value_type) in ('number', 'integer')
-            or count(distinct category) filter (where side = 'baseline')
-            <= {{ var('monitor_max_categories', 50) }}
-        )
+    where value_type in ('number', 'integer')
 ),
 
 baseline_tiles as (
     select
-        sides.instance_id,
-        sides.attribute,
-        sides.number_value,
-        ntile(10) over (
-            partition by sides.instance_id, sides.attribute order by sides.number_value
-        ) as tile
-    from sides
-    inner join compared
-        on sides.instance_id = compared.instance_id and sides.attribute = compared.attribute
-    where
-        sides.side = 'baseline'
-        and compared.value_type in ('number', 'integer')
-        and sides.number_value is not null
+        instance_id,
+        attribute,
+        number_value,
+        ntile(10) over (partition by instance_id, attribute order by number_value) as tile
+    from number_values
+    where side = 'baseline' and number_value is not null
 ),
 
 tile_tops as (
@@ -167,56 +119,146 @@ cuts as (
         )
 ),
 
-numeric_bins as (
+positioned_cuts as (
     select
-        sides.instance_id,
-        sides.attribute,
-        sides.side,
-        sides.customer_id,
+        instance_id,
+        attribute,
+        cut,
+        row_number() over (partition by instance_id, attribute order by cut) as cut_position
+    from cuts
+),
+
+-- An attribute's (at most nine) cuts side by side, so that binning a value is arithmetic on
+-- its row: no range join, and no regrouping per customer afterwards.
+cut_columns as (
+    select
+        {% for position in range(1, 10) %}
+            max(case when cut_position = {{ position }} then cut end) as cut_{{ position }},
+        {% endfor %}
+        instance_id,
+        attribute
+    from positioned_cuts
+    group by instance_id, attribute
+),
+
+number_bins as (
+    select
+        number_values.instance_id,
+        number_values.attribute,
+        number_values.value_type,
+        number_values.side,
         case
-            when sides.number_value is null then 'null'
-            else cast(count(cuts.cut) as string)
+            when number_values.number_value is null then 'null'
+            else cast(
+                0
+                {% for position in range(1, 10) %}
+                    + case
+                        when number_values.number_value > cut_columns.cut_{{ position }} then 1
+                        else 0
+                    end
+                {% endfor %}
+                as string
+            )
         end as bin
-    from sides
-    inner join compared
-        on sides.instance_id = compared.instance_id and sides.attribute = compared.attribute
-    left join cuts
+    from number_values
+    left join cut_columns
         on
-            sides.instance_id = cuts.instance_id
-            and sides.attribute = cuts.attribute
-            and sides.number_value > cuts.cut
-    where compared.value_type in ('number', 'integer')
-    group by sides.instance_id, sides.attribute, sides.side, sides.customer_id, sides.number_value
+            number_values.instance_id = cut_columns.instance_id
+            and number_values.attribute = cut_columns.attribute
+),
+
+-- a record's field names and, in the same order, their values when they are JSON numbers
+-- (else null)
+category_values as (
+    select
+        instance_id,
+        attribute,
+        value_type,
+        side,
+        value,
+        case
+            when value_type = 'record' then {{ pcdp_record_keys('value') }}
+        end as record_keys,
+        case
+            when value_type = 'record' then {{ pcdp_record_numbers('value') }}
+        end as record_numbers
+    from monitored
+    where value_type not in ('number', 'integer')
 ),
 
 category_bins as (
     select
-        sides.instance_id,
-        sides.attribute,
-        sides.side,
-        sides.customer_id,
-        sides.category as bin
-    from sides
-    inner join compared
-        on sides.instance_id = compared.instance_id and sides.attribute = compared.attribute
-    where compared.value_type not in ('number', 'integer')
+        instance_id,
+        attribute,
+        value_type,
+        side,
+        case
+            when value_type = 'array'
+                then coalesce({{ pcdp_json_text('value', '$[0]') }}, '(none)')
+            when value_type = 'string'
+                then coalesce({{ pcdp_json_text('value', '$') }}, '(none)')
+            when value_type = 'boolean' then coalesce(value, '(none)')
+            when
+                value_type = 'record'
+                and {{ pcdp_list_max('record_numbers') }} is null
+                then '(none)'
+            when value_type = 'record'
+                then {{ pcdp_key_of_max('record_keys', 'record_numbers') }}
+        end as bin
+    from category_values
 ),
 
 binned as (
-    select * from numeric_bins
+    select * from number_bins
     union all
     select * from category_bins
 ),
 
-shares as (
+bin_counts as (
     select
         instance_id,
         attribute,
+        value_type,
+        side,
         bin,
-        count(*) filter (where side = 'current') as current_count,
-        count(*) filter (where side = 'baseline') as baseline_count
+        count(*) as row_count
     from binned
-    group by instance_id, attribute, bin
+    group by instance_id, attribute, value_type, side, bin
+),
+
+-- attributes present on both sides, with one type
+compared as (
+    select
+        instance_id,
+        attribute
+    from bin_counts
+    group by instance_id, attribute
+    having
+        count(*) filter (where side = 'current') > 0
+        and count(*) filter (where side = 'baseline') > 0
+        and count(distinct value_type) = 1
+        and (
+            max(value_type) in ('number', 'integer')
+            or count(distinct bin) filter (where side = 'baseline')
+            <= {{ var('monitor_max_categories', 50) }}
+        )
+),
+
+shares as (
+    select
+        bin_counts.instance_id,
+        bin_counts.attribute,
+        bin_counts.bin,
+        coalesce(sum(bin_counts.row_count) filter (where bin_counts.side = 'current'), 0)
+            as current_count,
+        coalesce(sum(bin_counts.row_count) filter (where bin_counts.side = 'baseline'), 0)
+            as baseline_count
+    from bin_counts
+    inner join compared
+        on
+            bin_counts.instance_id = compared.instance_id
+            and bin_counts.attribute = compared.attribute
+    group by bin_counts.instance_id, bin_counts.attribute, bin_counts.bin
 ),
 
 proportions as (

@@ -10,8 +10,9 @@ date the first date's prediction windows have matured. Checked:
 
 * first date: no drift and no matured metric at all (nothing to compare with);
 * second date, every instance: `psi_max`, `drift_baseline_as_of` = the first date, and
-  `psi_<attribute>` for every attribute it published (records included: their strongest field
-  is the category, recomputed here), each with its drift check in `model_monitoring`;
+  `psi_<attribute>` for every attribute it published, recomputed here (numbers binned at the
+  baseline's deciles; a record's strongest field is its category), each with its drift check in
+  `model_monitoring`;
 * action_prediction: the matured backtest of the first date's predictions (customers as scored,
   positives, base rate, segment, precision, recall, AUC) and its checks against what the
   scoring run claimed;
@@ -163,6 +164,30 @@ def _category(value_type: str, value: str) -> str:
     return value if value_type == "boolean" else parsed
 
 
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _decile_bins(baseline: list[float | None], current: list[float | None]) -> tuple[list, list]:
+    """Both sides' bins, as int_monitor__score_drift defines them: the tops of the baseline's
+    ntile(10) tiles but the largest are the cuts, a value's bin is the number of cuts below it."""
+    ordered = sorted(value for value in baseline if value is not None)
+    size, extra = divmod(len(ordered), 10)
+    tops, end = [], 0
+    for tile in range(min(10, len(ordered))):
+        end += size + (tile < extra)  # SQL's ntile: the first `extra` tiles hold one more
+        tops.append(ordered[end - 1])
+    cuts = {top for top in tops if top < max(tops)}
+
+    def binned(values: list[float | None]) -> list[str]:
+        return ["null" if v is None else str(sum(v > cut for cut in cuts)) for v in values]
+
+    return binned(baseline), binned(current)
+
+
 def _categorical_psi(baseline: list[str], current: list[str]) -> float:
     total = 0.0
     for item in set(baseline) | set(current):
@@ -179,7 +204,7 @@ def test_drift_of_every_published_attribute_at_the_second_date(backfill):
         for row in backfill["monitoring"]
         if row[0] == SECOND and row[2] == "score_drift"
     }
-    record_attributes = 0
+    record_attributes = number_attributes = 0
     for instance in backfill["config"]:
         mine = metrics[instance]
         assert mine["drift_baseline_as_of"] == (None, FIRST.isoformat()), instance
@@ -192,15 +217,24 @@ def test_drift_of_every_published_attribute_at_the_second_date(backfill):
             assert psi[attribute] >= 0, (instance, attribute)
             assert checks[(instance, f"psi_{attribute}")] == psi[attribute]
             value_type = next(iter(current[attribute].values()))[0]
-            if value_type not in ("number", "integer"):
+            if value_type in ("number", "integer"):
+                expected = _categorical_psi(
+                    *_decile_bins(
+                        [_number(value) for _, value in baseline[attribute].values()],
+                        [_number(value) for _, value in current[attribute].values()],
+                    )
+                )
+                number_attributes += 1
+            else:
                 expected = _categorical_psi(
                     [_category(*pair) for pair in baseline[attribute].values()],
                     [_category(*pair) for pair in current[attribute].values()],
                 )
-                assert psi[attribute] == pytest.approx(expected), (instance, attribute)
                 record_attributes += value_type == "record"
+            assert psi[attribute] == pytest.approx(expected), (instance, attribute)
         assert psi["max"] == max(psi[attribute] for attribute in current)
     assert record_attributes == 3  # the interest instances' <id>_affinity
+    assert number_attributes >= 10  # probabilities, pcLTV horizons, RFM scores, ...
 
 
 def test_matured_backtests_of_predictive_instances_only(backfill):

@@ -77,6 +77,70 @@ def test_publishing_keeps_to_the_run_memory_limit(tmp_path, monkeypatch, env, ex
         assert con.execute("select current_setting('memory_limit')").fetchall()[0][0] == expected
 
 
+def _write_predictions(con: duckdb.DuckDBPyConnection, slices: dict) -> None:
+    """Replace the warehouse's predictions: `slices` maps (as_of, instance_id) to (run_id,
+    customers)."""
+    con.execute(
+        "create or replace table predictions (customer_id bigint, instance_id varchar,"
+        " attribute varchar, value varchar, value_type varchar, run_id varchar, as_of date)"
+    )
+    for (as_of, instance), (run_id, customers) in slices.items():
+        con.execute(
+            "insert into predictions select range, ?, 'score', cast(range as varchar),"
+            " 'integer', ?, cast(? as date) from range(?)",
+            [instance, run_id, as_of, customers],
+        )
+
+
+def _published_predictions(path: Path) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("select * from predictions order by all").fetchall()
+
+
+def test_publishing_extends_the_previous_predictions_history(tmp_path):
+    db = _make_warehouse(tmp_path / "pcdp.duckdb", 5)
+    history = {
+        ("2025-11-30", "churn"): ("run-1", 40),
+        ("2025-11-30", "pcltv"): ("run-1", 30),
+        ("2025-12-31", "churn"): ("run-2", 40),
+    }
+    with duckdb.connect(str(db)) as con:
+        _write_predictions(con, history)
+    first = publish.publish(db)
+    assert first.kept_history_rows is None  # nothing to extend yet
+    # the next night: a new date, a rerun of one slice with fewer customers, a slice gone
+    history[("2026-01-31", "churn")] = ("run-3", 25)
+    history[("2025-12-31", "churn")] = ("run-3b", 10)
+    del history[("2025-11-30", "pcltv")]
+    with duckdb.connect(str(db)) as con:
+        _write_predictions(con, history)
+        expected = con.execute("select * from predictions order by all").fetchall()
+    second = publish.publish(db)
+    assert second.kept_history_rows == 40  # only the untouched 2025-11-30 churn slice
+    assert _published_predictions(second.path) == expected
+    assert second.row_counts["predictions"] == 75
+    assert second.row_counts["customer_profile"] == 5  # other relations are copied anew
+    rebuilt = publish.publish(db, rebuild=True)
+    assert rebuilt.kept_history_rows is None
+    assert _published_predictions(rebuilt.path) == expected
+    # a warehouse whose predictions changed shape is published from scratch
+    with duckdb.connect(str(db)) as con:
+        con.execute("alter table predictions add column score_version integer")
+    reshaped = publish.publish(db)
+    assert reshaped.kept_history_rows is None
+    assert len(_published_predictions(reshaped.path)) == 75
+    # a serving file published from another warehouse is not extended
+    other = _make_warehouse(tmp_path / "other.duckdb", 3)
+    from_other = publish.publish(other, serving=reshaped.path)
+    assert from_other.kept_history_rows is None
+    assert _published_predictions(from_other.path) == [(row, 3) for row in range(3)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "other.duckdb",
+        "pcdp.duckdb",
+        "pcdp.serving.duckdb",
+    ]
+
+
 def test_publish_refuses_a_warehouse_without_the_contract_tables(tmp_path):
     db = tmp_path / "empty.duckdb"
     duckdb.connect(str(db)).close()

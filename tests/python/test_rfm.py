@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import re
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from pcdp.instances import parse_instances
+from pcdp.project import run_dbt
 from pcdp.runtime import _RUNNERS, RunContext
 from pcdp.types.rfm import SEGMENTS
 
@@ -187,55 +187,98 @@ def test_transitions_on_a_single_run(con):
     assert rows[5] == rows[6] == AS_OF
 
 
-# ------------------------------------------------------------------ transitions SQL
+# ------------------------------------------------------------------ transitions model
+# rfm_segment_transitions built by dbt over a hand-made warehouse (int_model_instances and a
+# predictions history) as `pcdp run` builds it: the first build is full, the later ones
+# incremental (this date and the run after it): a backfill into the middle of the history,
+# then a rerun of that date whose segments are gone.
 
 
-def transitions_sql() -> str:
-    sql = (ROOT / "models" / "marts" / "rfm_segment_transitions.sql").read_text()
-    sql = sql.replace("{{ ref('predictions') }}", "predictions")
-    sql = sql.replace("{{ ref('int_model_instances') }}", "int_model_instances")
-    # the DuckDB rendering of the dispatch macro (macros/portability.sql)
-    sql = sql.replace(
-        "{{ pcdp_json_text('predictions.value', '$') }}",
-        "json_extract_string(predictions.value, '$')",
-    )
-    assert not re.search(r"{[{%]", sql)
-    return sql
+def expected_transitions(history: dict) -> set[tuple]:
+    """Transitions from `history[instance][as_of] = {customer: segment}`, as the model defines
+    them: every run against the instance's previous run."""
+    rows = set()
+    for instance, runs in history.items():
+        previous = None
+        for as_of in sorted(runs):
+            now, before = runs[as_of], runs[previous] if previous else {}
+            for customer in set(now) | set(before):
+                changed = None if previous is None else before.get(customer) != now.get(customer)
+                rows.add(
+                    (customer, instance, as_of, previous, before.get(customer), now.get(customer))
+                    + (changed,)
+                )
+            previous = as_of
+    return rows
 
 
-def test_transitions_between_runs(memory):
-    memory.execute(
-        "create table int_model_instances as select * from (values"
-        " ('rfm', 'rfm'), ('rfm_b', 'rfm'), ('other', 'pcltv')) as t(instance_id, type)"
-    )
-    memory.execute(
-        "create table predictions (customer_id varchar, instance_id varchar, attribute varchar,"
-        " value varchar, value_type varchar, run_id varchar, as_of date)"
-    )
-    history = {
+class TransitionsWarehouse:
+    def __init__(self, db: Path, raw: Path):
+        self.db, self.raw = db, raw
+        self.history: dict = {"rfm": {}, "rfm_b": {}}
+        with duckdb.connect(str(db)) as con:
+            con.execute(
+                "create table int_model_instances as select * from (values ('rfm', 'rfm'),"
+                " ('rfm_b', 'rfm'), ('other', 'pcltv')) as t(instance_id, type)"
+            )
+            con.execute(
+                "create table predictions (customer_id varchar, instance_id varchar,"
+                " attribute varchar, value varchar, value_type varchar, run_id varchar,"
+                " as_of date)"
+            )
+
+    def score(self, instance: str, as_of: str, segments: dict[str, str]) -> None:
+        """The instance's predictions at `as_of` (replacing any earlier ones of that date)."""
+        with duckdb.connect(str(self.db)) as con:
+            con.execute(
+                "delete from predictions where instance_id = ? and as_of = ?", [instance, as_of]
+            )
+            for customer, segment in segments.items():
+                con.execute(
+                    "insert into predictions values"
+                    " (?, ?, ? || '_cluster', to_json(?::varchar)::varchar, 'string', 'r', ?),"
+                    " (?, ?, ? || '_recency_score', '5', 'integer', 'r', ?),"
+                    # another type's attribute of the same name is not a segment
+                    " (?, 'other', ? || '_cluster', '\"Lost\"', 'string', 'r', ?)",
+                    [customer, instance, instance, segment, as_of]
+                    + [customer, instance, instance, as_of, customer, instance, as_of],
+                )
+        if segments:
+            self.history[instance][as_of] = segments
+        else:
+            self.history[instance].pop(as_of, None)
+
+    def build(self, as_of: str) -> set[tuple]:
+        outcome = run_dbt(
+            ["run", "--select", "rfm_segment_transitions"],
+            self.db,
+            {"raw_path": str(self.raw), "as_of": as_of},
+        )
+        assert outcome.success, outcome.failures
+        with duckdb.connect(str(self.db), read_only=True) as con:
+            rows = con.execute(
+                "select customer_id, instance_id, cast(as_of as varchar),"
+                " cast(previous_as_of as varchar), previous_segment, segment, is_changed"
+                " from rfm_segment_transitions"
+            ).fetchall()
+        assert len(rows) == len(set(rows))
+        return set(rows)
+
+
+@pytest.mark.slow
+def test_transitions_between_runs(tmp_path, raw_dir):
+    warehouse = TransitionsWarehouse(tmp_path / "pcdp.duckdb", raw_dir)
+    nights = {
         "2025-12-17": {"a": "Champions", "b": "Loyal Customers", "c": "Hibernating"},
         "2025-12-24": {"a": "Champions", "b": "Loyal Customers", "c": "Lost", "d": "Promising"},
         "2025-12-31": {"a": "Champions", "b": "At Risk", "d": "New Customers", "e": "Promising"},
     }
-    for as_of, segments in history.items():
-        for customer, segment in segments.items():
-            memory.execute(
-                "insert into predictions values"
-                " (?, 'rfm', 'rfm_cluster', to_json(?::varchar)::varchar, 'string', 'r', ?),"
-                " (?, 'rfm', 'rfm_recency_score', '5', 'integer', 'r', ?)",
-                [customer, segment, as_of, customer, as_of],
-            )
-    memory.execute(
-        "insert into predictions values"
-        " ('a', 'rfm_b', 'rfm_b_cluster', '\"Lost\"', 'string', 'r', '2025-12-31'),"
-        " ('a', 'other', 'rfm_cluster', '\"Lost\"', 'string', 'r', '2025-12-31')"
-    )
-    rows = memory.execute(
-        f"select customer_id, instance_id, cast(as_of as varchar),"
-        f" cast(previous_as_of as varchar), previous_segment, segment, is_changed"
-        f" from ({transitions_sql()}) order by instance_id, as_of, customer_id"
-    ).fetchall()
-    latest = [r for r in rows if r[1] == "rfm" and r[2] == "2025-12-31"]
+    for as_of, segments in nights.items():
+        warehouse.score("rfm", as_of, segments)
+    warehouse.score("rfm_b", "2025-12-31", {"a": "Lost"})
+    rows = warehouse.build("2025-12-31")  # the first build is full, the later ones incremental
+    assert rows == expected_transitions(warehouse.history)
+    latest = sorted(r for r in rows if r[1] == "rfm" and r[2] == "2025-12-31")
     assert latest == [
         ("a", "rfm", "2025-12-31", "2025-12-24", "Champions", "Champions", False),
         ("b", "rfm", "2025-12-31", "2025-12-24", "Loyal Customers", "At Risk", True),
@@ -243,17 +286,16 @@ def test_transitions_between_runs(memory):
         ("d", "rfm", "2025-12-31", "2025-12-24", "Promising", "New Customers", True),
         ("e", "rfm", "2025-12-31", "2025-12-24", None, "Promising", True),
     ]
-    first = [r for r in rows if r[1] == "rfm" and r[2] == "2025-12-17"]
-    assert [r[3:] for r in first] == [(None, None, s, None) for s in history["2025-12-17"].values()]
-    middle = {r[0]: r[4:] for r in rows if r[1] == "rfm" and r[2] == "2025-12-24"}
-    assert middle["c"] == ("Hibernating", "Lost", True)
-    assert middle["d"] == (None, "Promising", True)
-    assert [r for r in rows if r[1] != "rfm"] == [
+    first = sorted(r for r in rows if r[1] == "rfm" and r[2] == "2025-12-17")
+    assert [r[3:] for r in first] == [(None, None, s, None) for s in nights["2025-12-17"].values()]
+    assert [r for r in rows if r[1] == "rfm_b"] == [
         ("a", "rfm_b", "2025-12-31", None, None, "Lost", None)
     ]
-    # "slipped from Loyal Customers to At Risk this week" is one query
-    slipped = memory.execute(
-        f"select customer_id from ({transitions_sql()}) where as_of = date '2025-12-31'"
-        " and previous_segment = 'Loyal Customers' and segment = 'At Risk'"
-    ).fetchall()
-    assert slipped == [("b",)]
+    # a backfill into the middle: 2025-12-24 is now compared with it, not with 2025-12-17
+    warehouse.score("rfm", "2025-12-20", {"a": "Loyal Customers", "c": "Lost"})
+    rows = warehouse.build("2025-12-20")
+    assert rows == expected_transitions(warehouse.history)
+    assert ("c", "rfm", "2025-12-24", "2025-12-20", "Lost", "Lost", False) in rows
+    # a rerun of that date without segments: its rows go, and 2025-12-24 compares with 12-17
+    warehouse.score("rfm", "2025-12-20", {})
+    assert warehouse.build("2025-12-20") == expected_transitions(warehouse.history)

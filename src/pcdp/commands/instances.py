@@ -138,7 +138,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     db = Path(args.db).resolve()
     try:
         with runstate.run_lock(db):
-            publication = publish.publish(db, args.serving, args.parquet)
+            publication = publish.publish(db, args.serving, args.parquet, rebuild=args.rebuild)
             state = runstate.read_state(db) or {}
             state["serving"] = str(publication.path)
             runstate.write_state(db, state)
@@ -151,6 +151,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         f"published run {publication.run_id} (as of {publication.as_of}) to {where}:"
         f" {len(publication.row_counts)} tables"
     )
+    if publication.kept_history_note():
+        _say(f"  {publication.kept_history_note()}")
     return 0
 
 
@@ -188,4 +190,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     publish.add_argument("--db", required=True, help="DuckDB warehouse file")
     publish.add_argument("--serving", help="serving DuckDB file [NAME.serving.duckdb]")
     publish.add_argument("--parquet", help="also publish as Parquet files under this directory")
+    publish.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="build the serving file from scratch instead of extending the previous one's"
+        " predictions history (e.g. to compact it after many reruns)",
+    )
     publish.set_defaults(handler=cmd_publish)
