@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -406,6 +407,17 @@ def test_a_failing_instance_next_to_healthy_ones_keeps_its_results(history):
     assert D3 in {
         row[0] for row in history.tables["rerun"]["predictions"] if row[1] == "rfm_custom"
     }
+
+
+def test_the_rerun_publishes_by_extending_the_served_history(history):
+    # The backfill published from scratch; the rerun's publication starts from that file and
+    # replaces only the slices that changed (D3's reruns, the hand-made instances' dates).
+    output = history.outputs["rerun"]
+    kept = re.search(r"kept ([0-9,]+) rows of predictions from the previous publication", output)
+    assert kept, output
+    built = history.tables["rerun"]["predictions"]
+    assert 0 < int(kept.group(1).replace(",", "")) < len(built)
+    assert history.tables["rerun_served"]["predictions"] == built
 
 
 def test_rerunning_a_date_replaces_its_predictions(history):
