@@ -172,7 +172,8 @@ def publish(
     _remove(temporary)
     published_at = runstate.utc_now()
     try:
-        extending = not rebuild and _published_from(serving) == str(db)
+        previous = None if rebuild or not serving.is_file() else read_publication(serving)
+        extending = previous is not None and previous["source"] == str(db)
         if extending:
             shutil.copyfile(serving, temporary)
         con = _connect(temporary)
@@ -186,7 +187,7 @@ def publish(
                 )
             run_id, as_of = _run_identity(con, run_id, as_of)
             kept = _extend_history(con) if extending else None
-            for table in _tables(con, "main"):
+            for table in _own_tables(con):
                 if kept is None or table != HISTORY_TABLE:
                     con.execute(f"drop table main.{_quote(table)}")
             counts: dict[str, int] = {}
@@ -219,7 +220,7 @@ def publish(
         temporary.chmod(0o444)  # a hint to readers: open it read-only
         os.replace(temporary, serving)
         _fsync(serving.parent)
-    except duckdb.Error as error:
+    except (duckdb.Error, OSError) as error:
         raise PublishError(f"cannot publish {db} to {serving}: {error}") from error
     finally:
         _remove(temporary)
@@ -230,26 +231,13 @@ def publish(
     return publication
 
 
-def _published_from(serving: Path) -> str | None:
-    """The warehouse the serving file was published from, or None (no file, not a serving
-    file)."""
-    if not serving.is_file():
-        return None
-    try:
-        with _connect(serving, read_only=True) as con:
-            row = con.execute(f"select any_value(source) from {PUBLICATION_TABLE}").fetchone()
-    except duckdb.Error:
-        return None
-    return row[0] if row else None
-
-
-def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+def _own_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The tables of the connection's own file (main schema)."""
     return [
         row[0]
         for row in con.execute(
             "select table_name from duckdb_tables()"
-            " where database_name = current_database() and schema_name = ? order by 1",
-            [schema],
+            " where database_name = current_database() and schema_name = 'main' order by 1"
         ).fetchall()
     ]
 
@@ -335,12 +323,7 @@ def publish_parquet(serving: Path, directory: Path, keep_versions: int = 3) -> P
             f"select any_value(run_id), cast(any_value(as_of) as varchar),"
             f" cast(any_value(published_at) as varchar) from {PUBLICATION_TABLE}"
         ).fetchone()
-        names = [
-            row[0]
-            for row in con.execute(
-                "select table_name from duckdb_tables() where schema_name = 'main' order by 1"
-            ).fetchall()
-        ]
+        names = _own_tables(con)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         version_name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{stamp}_{identity[0]}")
         version = versions / version_name
@@ -374,12 +357,12 @@ def publish_parquet(serving: Path, directory: Path, keep_versions: int = 3) -> P
 
 
 def read_publication(path: str | Path) -> dict | None:
-    """The publication record of a serving file (run_id, as_of, published_at, row counts),
-    or None when the file is not a serving file."""
+    """The publication record of a serving file (run_id, as_of, published_at, the source
+    warehouse, row counts), or None when the file is not a serving file."""
     try:
         with duckdb.connect(str(path), read_only=True) as con:
             rows = con.execute(
-                f"select run_id, cast(as_of as varchar), cast(published_at as varchar),"
+                f"select run_id, cast(as_of as varchar), cast(published_at as varchar), source,"
                 f" relation, row_count from {PUBLICATION_TABLE} order by relation"
             ).fetchall()
     except duckdb.Error:
@@ -390,7 +373,8 @@ def read_publication(path: str | Path) -> dict | None:
         "run_id": rows[0][0],
         "as_of": rows[0][1],
         "published_at": rows[0][2],
-        "row_counts": {relation: count for _, _, _, relation, count in rows},
+        "source": rows[0][3],
+        "row_counts": {relation: count for *_, relation, count in rows},
     }
 
 

@@ -108,6 +108,7 @@ def test_publishing_extends_the_previous_predictions_history(tmp_path):
         _write_predictions(con, history)
     first = publish.publish(db)
     assert first.kept_history_rows is None  # nothing to extend yet
+    assert publish.read_publication(first.path)["source"] == str(db.resolve())
     # the next night: a new date, a rerun of one slice with fewer customers, a slice gone
     history[("2026-01-31", "churn")] = ("run-3", 25)
     history[("2025-12-31", "churn")] = ("run-3b", 10)
@@ -123,6 +124,12 @@ def test_publishing_extends_the_previous_predictions_history(tmp_path):
     rebuilt = publish.publish(db, rebuild=True)
     assert rebuilt.kept_history_rows is None
     assert _published_predictions(rebuilt.path) == expected
+    # a damaged previous file is not extended but replaced
+    rebuilt.path.chmod(0o644)
+    rebuilt.path.write_bytes(b"not a database")
+    replaced = publish.publish(db)
+    assert replaced.kept_history_rows is None
+    assert _published_predictions(replaced.path) == expected
     # a warehouse whose predictions changed shape is published from scratch
     with duckdb.connect(str(db)) as con:
         con.execute("alter table predictions add column score_version integer")
