@@ -1,7 +1,8 @@
 {#
   Left joins that attribute a row of `relation_alias` (with user_id, email, anonymous_id) to a
   unified customer: by user id, then email, then anonymous id. Use with
-  pcdp_attributed_customer_id() in the select list.
+  pcdp_attributed_customer() (customer_id) and pcdp_attributed_customer('customer_key') in the
+  select list.
 #}
 {% macro pcdp_customer_attribution_joins(relation_alias) %}
     {% for identifier_type in ['user_id', 'email', 'anonymous_id'] %}
@@ -14,6 +15,6 @@
 {% endmacro %}
 
 
-{% macro pcdp_attributed_customer_id() %}
-    coalesce(by_user_id.customer_id, by_email.customer_id, by_anonymous_id.customer_id)
+{% macro pcdp_attributed_customer(column='customer_id') %}
+    coalesce(by_user_id.{{ column }}, by_email.{{ column }}, by_anonymous_id.{{ column }})
 {%- endmacro %}

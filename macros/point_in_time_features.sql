@@ -34,7 +34,10 @@
   times smaller than the events and is shared by every cutoff. Only the features that need
   the events themselves (distinct categories and pages, counts by event name) read them, and
   only the last 90 days before each cutoff.
-  `customers` (optional): a relation of the spine's customer_ids; when given, the active days
+  `spine` has customer_id, customer_key (customers.customer_key) and cutoff_at; everything is
+  grouped and joined by the integer key (grouping 50 M events by a 20-character id took up to
+  twice as long), and the features come out per customer_id.
+  `customers` (optional): a relation of the spine's customer_keys; when given, the active days
   are computed for them only (the one aggregation before the join to the spine: training
   snapshots of a customer sample should not pay for everybody's events).
 #}
@@ -55,7 +58,7 @@
 
     event_days as (
         select
-            customer_id,
+            customer_key,
             cast(occurred_at as date) as active_date,
             min(occurred_at) as first_event_at,
             max(occurred_at) as last_event_at,
@@ -64,16 +67,16 @@
             count(*) filter (where page_url is not null) as day_page_events
         from events
         {% if customers is not none %}
-            where customer_id in (select {{ customers }}.customer_id from {{ customers }})
+            where customer_key in (select {{ customers }}.customer_key from {{ customers }})
         {% endif %}
-        group by customer_id, cast(occurred_at as date)
+        group by customer_key, cast(occurred_at as date)
     ),
 
     event_day_gaps as (
         select
             *,
             {{ pcdp_diff_days(
-                'lag(active_date) over (partition by customer_id order by active_date)',
+                'lag(active_date) over (partition by customer_key order by active_date)',
                 'active_date'
             ) }} as gap_days
         from event_days
@@ -86,7 +89,7 @@
         from event_day_gaps
         inner join {{ spine }}
             on
-                event_day_gaps.customer_id = {{ spine }}.customer_id
+                event_day_gaps.customer_key = {{ spine }}.customer_key
                 and event_day_gaps.active_date < {{ spine }}.cutoff_at
     ),
 
@@ -97,7 +100,7 @@
         from events
         inner join {{ spine }}
             on
-                events.customer_id = {{ spine }}.customer_id
+                events.customer_key = {{ spine }}.customer_key
                 and events.occurred_at < {{ spine }}.cutoff_at
                 and events.occurred_at >= {{ pcdp_add_days(-90, spine ~ '.cutoff_at') }}
     ),
@@ -109,13 +112,13 @@
         from orders
         inner join {{ spine }}
             on
-                orders.customer_id = {{ spine }}.customer_id
+                orders.customer_key = {{ spine }}.customer_key
                 and orders.ordered_at < {{ spine }}.cutoff_at
     ),
 
     event_features as (
         select
-            customer_id,
+            customer_key,
             cutoff_at,
             min(first_event_at) as first_event_at,
             max(last_event_at) as last_event_at,
@@ -136,12 +139,12 @@
                 where active_date >= {{ pcdp_add_days(-30, 'cutoff_at') }}
             ) as bigint) as page_events_30d
         from past_event_days
-        group by customer_id, cutoff_at
+        group by customer_key, cutoff_at
     ),
 
     recent_event_features as (
         select
-            customer_id,
+            customer_key,
             cutoff_at,
             {% for event in event_names %}
                 {% for window in [30, 90] %}
@@ -155,12 +158,12 @@
             count(distinct product_category) as distinct_categories_90d,
             count(distinct page_url) as distinct_pages_90d
         from recent_events
-        group by customer_id, cutoff_at
+        group by customer_key, cutoff_at
     ),
 
     gap_features as (
         select
-            customer_id,
+            customer_key,
             cutoff_at,
             avg(gap_days) as mean_gap_days,
             max(gap_days) as max_gap_days,
@@ -171,23 +174,23 @@
                 where active_date < {{ pcdp_add_days(-90, 'cutoff_at') }}
             ) as gap_trend_days
         from past_event_days
-        group by customer_id, cutoff_at
+        group by customer_key, cutoff_at
     ),
 
     last_gaps as (
         select
-            customer_id,
+            customer_key,
             cutoff_at,
             gap_days as last_gap_days
         from past_event_days
         qualify row_number() over (
-            partition by customer_id, cutoff_at order by active_date desc
+            partition by customer_key, cutoff_at order by active_date desc
         ) = 1
     ),
 
     order_features as (
         select
-            customer_id,
+            customer_key,
             cutoff_at,
             count(*) filter (where is_completed) as frequency,
             coalesce(sum(amount_reporting) filter (where is_completed), 0) as monetary,
@@ -212,7 +215,7 @@
             {% endfor %}
             min(ordered_at) as first_order_attempt_at
         from past_orders
-        group by customer_id, cutoff_at
+        group by customer_key, cutoff_at
     ),
 
     final as (
@@ -261,23 +264,23 @@
         from {{ spine }}
         left join event_features
             on
-                {{ spine }}.customer_id = event_features.customer_id
+                {{ spine }}.customer_key = event_features.customer_key
                 and {{ spine }}.cutoff_at = event_features.cutoff_at
         left join recent_event_features
             on
-                {{ spine }}.customer_id = recent_event_features.customer_id
+                {{ spine }}.customer_key = recent_event_features.customer_key
                 and {{ spine }}.cutoff_at = recent_event_features.cutoff_at
         left join order_features
             on
-                {{ spine }}.customer_id = order_features.customer_id
+                {{ spine }}.customer_key = order_features.customer_key
                 and {{ spine }}.cutoff_at = order_features.cutoff_at
         left join gap_features
             on
-                {{ spine }}.customer_id = gap_features.customer_id
+                {{ spine }}.customer_key = gap_features.customer_key
                 and {{ spine }}.cutoff_at = gap_features.cutoff_at
         left join last_gaps
             on
-                {{ spine }}.customer_id = last_gaps.customer_id
+                {{ spine }}.customer_key = last_gaps.customer_key
                 and {{ spine }}.cutoff_at = last_gaps.cutoff_at
     )
 

@@ -37,6 +37,7 @@ customers as (
 training_customers as (
     select
         customer_id,
+        customer_key,
         first_seen_at
     from customers
     {% if max_customers > 0 %}
@@ -48,6 +49,7 @@ training_customers as (
 spine as (
     select
         training_customers.customer_id,
+        training_customers.customer_key,
         cutoffs.cutoff_at
     from training_customers
     inner join cutoffs on training_customers.first_seen_at < cutoffs.cutoff_at

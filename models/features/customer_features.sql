@@ -6,12 +6,16 @@ cutoffs as (
 ),
 
 customers as (
-    select customer_id from {{ ref('customers') }}
+    select
+        customer_id,
+        customer_key
+    from {{ ref('customers') }}
 ),
 
 spine as (
     select
         customers.customer_id,
+        customers.customer_key,
         cutoffs.cutoff_at
     from customers
     cross join cutoffs

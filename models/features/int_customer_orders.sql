@@ -7,7 +7,8 @@ orders as (
 
 attributed as (
     select
-        {{ pcdp_attributed_customer_id() }} as customer_id,
+        {{ pcdp_attributed_customer() }} as customer_id,
+        {{ pcdp_attributed_customer('customer_key') }} as customer_key,
         orders.order_id,
         orders.ordered_at,
         orders.status,

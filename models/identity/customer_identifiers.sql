@@ -1,7 +1,10 @@
 -- One row per usable normalised identifier with the unified customer it belongs to. The
 -- customer_id is derived from the component's earliest-seen identifier, so it stays the same
--- across runs unless that person's identifiers change. Guarded identifiers are not here (see
--- identity_guarded_identifiers).
+-- across runs unless that person's identifiers change. customer_key is the customer's rank in
+-- customer_id order: a dense integer that the feature and interest aggregations group by, since
+-- hashing and comparing a 20-character id costs them up to twice as much (it changes when
+-- customers come or go, so it is only for joins inside one run). Guarded identifiers are not
+-- here (see identity_guarded_identifiers).
 with
 
 components as (
@@ -32,16 +35,32 @@ anchors as (
     ) = 1
 ),
 
+component_customers as (
+    select
+        component_id,
+        'cus_' || left(md5(anchor_type || ':' || anchor_value), 16) as customer_id
+    from anchors
+),
+
+-- dense_rank: two components whose ids collide are one customer, so they share the key too
+keyed_customers as (
+    select
+        component_id,
+        customer_id,
+        dense_rank() over (order by customer_id) as customer_key
+    from component_customers
+),
+
 final as (
     select
         labelled.identifier_type,
         labelled.identifier_value,
-        'cus_' || left(md5(anchors.anchor_type || ':' || anchors.anchor_value), 16)
-            as customer_id,
+        keyed_customers.customer_id,
+        keyed_customers.customer_key,
         labelled.first_seen_at,
         labelled.last_seen_at
     from labelled
-    inner join anchors on labelled.component_id = anchors.component_id
+    inner join keyed_customers on labelled.component_id = keyed_customers.component_id
 )
 
 select * from final

@@ -8,6 +8,7 @@ customer_identifiers as (
 final as (
     select
         customer_id,
+        customer_key,
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
         count(*) as identifier_count,
@@ -17,7 +18,7 @@ final as (
         count(*) filter (where identifier_type = 'phone') as phone_count,
         bool_or(identifier_type in ('user_id', 'email', 'phone')) as is_known
     from customer_identifiers
-    group by customer_id
+    group by customer_id, customer_key
 )
 
 select * from final

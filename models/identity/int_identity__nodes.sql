@@ -1,8 +1,22 @@
 -- One row per distinct normalised identifier, with a dense integer id for graph work.
 with
 
+identifier_sets as (
+    select * from {{ ref('int_identity__identifier_sets') }}
+),
+
+-- the sets unpivoted: one row per identifier of each set
 members as (
-    select * from {{ ref('int_identity__set_members') }}
+    {% for identifier_type in pcdp_identifier_types() %}
+        select
+            '{{ identifier_type }}' as identifier_type,
+            {{ identifier_type }} as identifier_value,
+            first_seen_at,
+            last_seen_at
+        from identifier_sets
+        where {{ identifier_type }} is not null
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 identifiers as (

@@ -152,7 +152,6 @@ window_events as (
         filters.side,
         filters.filter_number,
         customer_events.customer_id,
-        customer_events.event_id,
         customer_events.properties
     from customer_events
     inner join filters on customer_events.event_name = filters.event_name
@@ -163,50 +162,65 @@ window_events as (
             and customer_events.occurred_at < windows.window_end
 ),
 
--- an event matches a filter when every property of the filter equals the event's (as text,
--- or as numbers when both are numbers; a null expects a JSON null)
-property_misses as (
-    select distinct
-        window_events.instance_id,
-        window_events.side,
-        window_events.filter_number,
-        window_events.event_id
+-- A customer's window events of one filter with the same properties match it alike, so they
+-- are checked once per group (the events carry no id to tell them apart, and need none).
+window_event_groups as (
+    select
+        instance_id,
+        side,
+        filter_number,
+        customer_id,
+        properties,
+        count(*) as event_count
     from window_events
-    inner join filter_properties
+    group by instance_id, side, filter_number, customer_id, properties
+),
+
+-- a group matches its filter when every property of the filter equals the events' (as text,
+-- or as numbers when both are numbers; a null expects a JSON null); a filter without
+-- properties matches every group
+matching_groups as (
+    select
+        window_event_groups.instance_id,
+        window_event_groups.side,
+        window_event_groups.filter_number,
+        window_event_groups.customer_id,
+        window_event_groups.event_count
+    from window_event_groups
+    left join filter_properties
         on
-            window_events.instance_id = filter_properties.instance_id
-            and window_events.side = filter_properties.side
-            and window_events.filter_number = filter_properties.filter_number
-    where not coalesce(
-        {{ pcdp_event_property_matches(
-            'window_events.properties',
-            'filter_properties.property_key',
-            'filter_properties.expected',
-        ) }},
-        false
+            window_event_groups.instance_id = filter_properties.instance_id
+            and window_event_groups.side = filter_properties.side
+            and window_event_groups.filter_number = filter_properties.filter_number
+    group by
+        window_event_groups.instance_id,
+        window_event_groups.side,
+        window_event_groups.filter_number,
+        window_event_groups.customer_id,
+        window_event_groups.properties,
+        window_event_groups.event_count
+    having bool_and(
+        filter_properties.property_key is null
+        or coalesce(
+            {{ pcdp_event_property_matches(
+                'window_event_groups.properties',
+                'filter_properties.property_key',
+                'filter_properties.expected',
+            ) }},
+            false
+        )
     )
 ),
 
 filter_counts as (
     select
-        window_events.instance_id,
-        window_events.side,
-        window_events.filter_number,
-        window_events.customer_id,
-        count(*) as matched_events
-    from window_events
-    left join property_misses
-        on
-            window_events.instance_id = property_misses.instance_id
-            and window_events.side = property_misses.side
-            and window_events.filter_number = property_misses.filter_number
-            and window_events.event_id = property_misses.event_id
-    where property_misses.event_id is null
-    group by
-        window_events.instance_id,
-        window_events.side,
-        window_events.filter_number,
-        window_events.customer_id
+        instance_id,
+        side,
+        filter_number,
+        customer_id,
+        sum(event_count) as matched_events
+    from matching_groups
+    group by instance_id, side, filter_number, customer_id
 ),
 
 reached as (

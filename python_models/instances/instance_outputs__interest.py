@@ -10,6 +10,7 @@ def model(dbt, session):
         session,
         {
             "customer_events": dbt.ref("int_customer_events"),
+            "customers": dbt.ref("customers"),
             "content": dbt.ref("stg_raw__content"),
             "products": dbt.ref("stg_raw__products"),
             "iab_content_taxonomy": dbt.ref("iab_content_taxonomy"),

@@ -342,7 +342,7 @@ def scores(memory, rows, weights=None, half_life=30.0):
     events = pa.Table.from_pylist(
         [
             {
-                "customer_id": c,
+                "customer_key": c,
                 "event_name": e,
                 "occurred_at": dt.datetime.fromisoformat(t),
                 "item": i,
@@ -421,11 +421,18 @@ def test_runner_ties_break_by_label_and_top_k(memory):
             ('c1', 'product_view', timestamp '2025-12-30 10:00:00', 'p3', 'Apparel>Shoes '),
             ('c1', 'order_completed', timestamp '2025-10-01 10:00:00', 'p4', 'Beauty > Makeup'),
             ('c2', 'page_view', timestamp '2025-12-30 10:00:00', null, null)
-        ) as t(customer_id, event_name, occurred_at, product_id, product_category)
+        ) as t(customer_id, event_name, occurred_at, product_id, product_category);
+        create table customers as
+        select * from (values ('c1', 1), ('c2', 2)) as t(customer_id, customer_key);
+        create table keyed_events as
+        select events.*, customers.customer_key
+        from events inner join customers on events.customer_id = customers.customer_id
         """
     )
     instance = spec(id="pi", type="interest_product", top_k=2, half_life_days=30)
-    result = run_runner(memory, instance, inputs={"customer_events": "events"})
+    result = run_runner(
+        memory, instance, inputs={"customer_events": "keyed_events", "customers": "customers"}
+    )
     rows = {r["attribute"]: r for r in result.predictions.to_pylist()}
     assert set(rows) == {"pi", "pi_affinity"}  # c2 has no product events: no rows
     assert json.loads(rows["pi"]["value"]) == ["Apparel > Shoes", "Books > Fiction"]

@@ -61,7 +61,6 @@ SPARK_MODELS = {
     *(f"stg_raw__{name}" for name in ("content", "accounts", "fx_rates")),
     "quarantine",
     "int_identity__identifier_sets",
-    "int_identity__set_members",
     "int_identity__nodes",
     "int_identity__edges",
     "identity_guarded_identifiers",

@@ -19,8 +19,8 @@ in DuckDB:
    the cutoff. Contributions are summed as integers (units of 1e-9), so the result does not
    depend on the order DuckDB adds them in; the sum is rounded to 6 decimals (millionths) and
    labels that round to 0 are dropped. Order and ties use the rounded value, as shown. Events
-   are scored by integer label ids and items by hash, which keeps the two aggregations over
-   the event table cheap.
+   are scored by the customer's integer key (`customers.customer_key`), integer label ids and
+   items by hash, which keeps the two aggregations over the event table cheap.
 
 Outputs per customer with at least one listed label: `<id>` (value_type `array`): the `top_k`
 strongest listed labels, strongest first, ties by label; and `<id>_affinity` (value_type
@@ -258,7 +258,7 @@ def _labelled_product(spec: InstanceSpec, context: RunContext, metrics: dict) ->
     ids = _with_label_ids(context, "pcdp_interest_categories", "category")
     return f"""
         select
-            events.customer_id, events.event_name, events.occurred_at,
+            events.customer_key, events.event_name, events.occurred_at,
             coalesce(events.product_id, events.product_category) as item,
             categories.label_id
         from {events} as events
@@ -309,7 +309,7 @@ def _labelled_iab(spec: InstanceSpec, context: RunContext, metrics: dict) -> str
     events = context.relation("customer_events")
     return f"""
         select
-            events.customer_id, events.event_name, events.occurred_at,
+            events.customer_key, events.event_name, events.occurred_at,
             events.page_url as item, pages.label_id
         from {events} as events
         inner join {ids} as pages on events.page_url = pages.page_url
@@ -364,13 +364,13 @@ def _labelled_custom(spec: InstanceSpec, context: RunContext, metrics: dict) -> 
     events = context.relation("customer_events")
     return f"""
         select
-            events.customer_id, events.event_name, events.occurred_at,
+            events.customer_key, events.event_name, events.occurred_at,
             events.page_url as item, pages.label_id
         from {events} as events
         inner join {page_ids} as pages on events.page_url = pages.page_url
         union all
         select
-            events.customer_id, events.event_name, events.occurred_at,
+            events.customer_key, events.event_name, events.occurred_at,
             events.product_id as item, products.label_id
         from {events} as events
         inner join {product_ids} as products on events.product_id = products.product_id
@@ -388,9 +388,10 @@ _LABELLERS = {
 
 
 def affinity_sql(labelled: str, weights: str, cutoff: str, half_life_days: float) -> str:
-    """(customer_id, label_id, micros, signals) from a labelled-events relation.
+    """(customer_key, label_id, micros, signals) from a labelled-events relation.
 
-    `labelled` has customer_id, event_name, occurred_at, item and label_id; `weights` has
+    `labelled` has customer_key (the customer's integer key: grouping 18 M events by it is a
+    third faster than by the text id), event_name, occurred_at, item and label_id; `weights` has
     event_name and weight; `cutoff` is a SQL timestamp: events at or after it are ignored.
     Contributions are summed in units of 1e-9 as integers (so that sums are exact and do not
     depend on the order DuckDB adds them in). Items are compared by hash: two items of one
@@ -400,7 +401,7 @@ def affinity_sql(labelled: str, weights: str, cutoff: str, half_life_days: float
         with labelled as ({labelled}),
         signals as (
             select
-                labelled.customer_id,
+                labelled.customer_key,
                 labelled.label_id,
                 max(weights.weight) as weight,
                 max(labelled.occurred_at) as occurred_at
@@ -408,15 +409,15 @@ def affinity_sql(labelled: str, weights: str, cutoff: str, half_life_days: float
             inner join {weights} as weights on labelled.event_name = weights.event_name
             where
                 labelled.occurred_at < {cutoff}
-                and labelled.customer_id is not null
+                and labelled.customer_key is not null
                 and weights.weight > 0
             group by
-                labelled.customer_id, labelled.label_id, hash(labelled.item),
+                labelled.customer_key, labelled.label_id, hash(labelled.item),
                 cast(labelled.occurred_at as date)
         ),
         decayed as (
             select
-                customer_id,
+                customer_key,
                 label_id,
                 cast(round(
                     weight * exp(
@@ -426,13 +427,13 @@ def affinity_sql(labelled: str, weights: str, cutoff: str, half_life_days: float
             from signals
         )
         select
-            customer_id,
+            customer_key,
             label_id,
             cast((sum(units) + {UNITS // MICROS // 2:d}) // {UNITS // MICROS:d} as bigint)
                 as micros,
             count(*) as signals
         from decayed
-        group by customer_id, label_id
+        group by customer_key, label_id
         having sum(units) >= {UNITS // MICROS // 2:d}
     """
 
@@ -446,18 +447,25 @@ def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
     # One list per customer of (micros, label_id), sorted by affinity desc and then label (label
     # ids are in label order): list_sort of an unordered list is deterministic and much cheaper
     # than an ordered aggregate. Labels are looked up in two small lists by id. The (customer,
-    # label) affinities feed this aggregation directly rather than through a table of their own.
+    # label) affinities feed this aggregation directly rather than through a table of their own,
+    # and the customer's id replaces its integer key once per customer, at the end.
     affinity = affinity_sql(labelled, weights, cutoff, spec.params["half_life_days"])
     context.con.execute(
         f"""
         create or replace temp table pcdp_interest_customers as
-        with affinity as ({affinity})
-        select
-            customer_id,
-            list_sort(list({{'neg_micros': -micros, 'label_id': label_id}})) as entries,
-            sum(signals) as signals
-        from affinity
-        group by customer_id
+        with affinity as ({affinity}),
+        keyed as (
+            select
+                customer_key,
+                list_sort(list({{'neg_micros': -micros, 'label_id': label_id}})) as entries,
+                sum(signals) as signals
+            from affinity
+            group by customer_key
+        )
+        select customers.customer_id, keyed.entries, keyed.signals
+        from keyed
+        inner join {context.relation("customers")} as customers
+            on keyed.customer_key = customers.customer_key
         """
     )
     lookups = """
