@@ -144,7 +144,8 @@ def build_sql_warehouse(con, n: int, seed: int) -> None:
     )
     con.execute(
         f"""create or replace table people as
-        select i, 'c' || lpad(i::varchar, 7, '0') as customer_id, z(i, 0, 0) as e,
+        select i, 'c' || lpad(i::varchar, 7, '0') as customer_id, i + 1 as customer_key,
+            z(i, 0, 0) as e,
             {cut} - to_days(400) + to_seconds((u(i, 0, 1) * 150 * 86400)::bigint) as first_seen_at
         from range({n}) as r (i)"""
     )
@@ -153,21 +154,23 @@ def build_sql_warehouse(con, n: int, seed: int) -> None:
     con.execute(
         f"""create or replace table customer_events as
         with months as (
-            select p.i, p.customer_id, p.e, m.m,
+            select p.i, p.customer_id, p.customer_key, p.e, m.m,
                 {cut} - to_days(30 * (m.m + 1)) as month_start
             from people as p cross join range(10) as m (m)
         ),
         orders as (
-            select i, customer_id, m, month_start, 'order_completed' as event_name, 0 as j
+            select i, customer_id, customer_key, m, month_start, 'order_completed' as event_name,
+                0 as j
             from months
             where u(i, m, 2) < 1 / (1 + exp(-(-2.6 + 0.9 * e + 0.3 * z(i, m, 3))))
         ),
         views as (
-            select i, customer_id, m, month_start, 'page_view' as event_name, j
+            select i, customer_id, customer_key, m, month_start, 'page_view' as event_name, j
             from months, range((4 * u(i, m, 4) * exp(0.5 * e))::int) as v (j)
         ),
         all_events as (select * from orders union all select * from views)
-        select customer_id, 'ev_' || i || '_' || m || '_' || event_name || j as event_id,
+        select customer_id, customer_key,
+            'ev_' || i || '_' || m || '_' || event_name || j as event_id,
             event_name,
             month_start + to_seconds((u(i, m, 5 + j) * 30 * 86400)::bigint) as occurred_at,
             null::varchar as product_id, null::varchar as product_category,
@@ -177,7 +180,7 @@ def build_sql_warehouse(con, n: int, seed: int) -> None:
     )
     con.execute(
         """create or replace table customer_orders as
-        select customer_id, event_id as order_id, occurred_at as ordered_at,
+        select customer_id, customer_key, event_id as order_id, occurred_at as ordered_at,
             'completed' as status, true as is_completed, 25.0::decimal(18, 2) as amount,
             25.0::decimal(18, 2) as amount_reporting
         from customer_events where event_name = 'order_completed'"""
@@ -202,6 +205,7 @@ def build_sql_warehouse(con, n: int, seed: int) -> None:
         select p.customer_id, {select}
         from people as p cross join (select 0 as k) as k"""
     )
+    con.execute("create or replace table customers as select customer_id, customer_key from people")
 
 
 def main_sql(args) -> None:
@@ -260,6 +264,7 @@ def main_sql(args) -> None:
         snapshots="customer_feature_snapshots",
         events="customer_events",
         orders="customer_orders",
+        customers="customers",
         cutoffs=cutoffs,
         features=features,
         rows_table="bench_rows",
@@ -285,6 +290,7 @@ def main_sql(args) -> None:
         features_relation="customer_features",
         events="customer_events",
         orders="customer_orders",
+        customers="customers",
         as_of=AS_OF,
     )
     clock["score (SQL stream + model)"] = time.perf_counter() - t0

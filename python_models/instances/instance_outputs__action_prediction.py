@@ -13,6 +13,7 @@ def model(dbt, session):
             "customer_feature_snapshots": dbt.ref("customer_feature_snapshots"),
             "customer_events": dbt.ref("int_customer_events"),
             "customer_orders": dbt.ref("int_customer_orders"),
+            "customers": dbt.ref("customers"),
         },
         workers=dbt.config.get("instance_workers"),
     )

@@ -43,10 +43,15 @@ WAREHOUSE_RELATIONS = instance_model_inputs("instance_outputs__action_prediction
 EVENTS_DDL = """create or replace table {name} (
     customer_id varchar, event_id varchar, event_name varchar, occurred_at timestamp,
     product_id varchar, product_category varchar, page_url varchar, revenue decimal(18, 2),
-    properties varchar)"""
+    properties varchar, customer_key bigint)"""
 ORDERS_DDL = """create or replace table {name} (
     customer_id varchar, order_id varchar, ordered_at timestamp, status varchar,
-    is_completed boolean, amount_reporting decimal(18, 2))"""
+    is_completed boolean, amount_reporting decimal(18, 2), customer_key bigint)"""
+# customers c00 .. c39 with keys 1 .. 40, as the warehouse's customers table keys them
+CUSTOMERS_SQL = """create or replace table cust as
+    select 'c' || lpad(i::varchar, 2, '0') as customer_id, i + 1 as customer_key
+    from range(40) as r (i)"""
+KEY_OF_ID = "cast(substr(customer_id, 2) as bigint) + 1"
 CUTOFFS = (dt.datetime(2025, 3, 1), dt.datetime(2025, 3, 31))
 PAST, FUTURE = 30, 20
 NAMES = ("buy", "app", "view", "cart")
@@ -101,12 +106,13 @@ def load(con, events: list, orders: list, seed: int = 0) -> None:
     ev_cols += ("product_category", "page_url", "revenue", "properties")
     rows = [events[i] for i in rng.permutation(len(events))]
     batch = pa.table({c: [r[j] for r in rows] for j, c in enumerate(ev_cols)})  # noqa: F841
-    con.execute("insert into ev select * from batch")
+    con.execute(f"insert into ev select *, {KEY_OF_ID} from batch")
     rows = [orders[i] for i in rng.permutation(len(orders))]
     rows = [(*r[:4], r[3] == "completed", r[5]) for r in rows]
     or_cols = ("customer_id", "order_id", "ordered_at", "status", "is_completed", "amount")
     batch = pa.table({c: [r[j] for r in rows] for j, c in enumerate(or_cols)})  # noqa: F841
-    con.execute("insert into ord select * from batch")
+    con.execute(f"insert into ord select *, {KEY_OF_ID} from batch")
+    con.execute(CUSTOMERS_SQL)
 
 
 def frame(con, config, with_label: bool = True) -> dict[tuple, tuple]:
@@ -115,7 +121,9 @@ def frame(con, config, with_label: bool = True) -> dict[tuple, tuple]:
         f" from range(40) as r (i), (values ({timestamp_sql(CUTOFFS[0])}),"
         f" ({timestamp_sql(CUTOFFS[1])})) as k (c))"
     )
-    sql = cutoff_rows_sql(config, spine=spine, events="ev", orders="ord", with_label=with_label)
+    sql = cutoff_rows_sql(
+        config, spine=spine, events="ev", orders="ord", customers="cust", with_label=with_label
+    )
     rows = con.sql(sql).fetchall()
     return {(r[0], r[1]): tuple(r[2:]) for r in rows}
 
@@ -511,7 +519,7 @@ def rfm_baseline_scores(con, customer_ids) -> np.ndarray:
     )
     rows = cutoff_rows_sql(
         config, spine=spine, events="int_customer_events", orders="int_customer_orders",
-        with_label=True,
+        customers="customers", with_label=True,
     )  # fmt: skip
     rfm = "s.recency_days::double, s.frequency::double, s.monetary::double"
     train = con.sql(

@@ -218,6 +218,7 @@ def training_frame(
     snapshots: str,
     events: str,
     orders: str,
+    customers: str,
     cutoffs: list[dt.datetime],
     features: tuple[str, ...],
     rows_table: str,
@@ -228,7 +229,9 @@ def training_frame(
     raises :class:`ActionPredictionError` when the population or an outcome is empty."""
     cutoff_list = ", ".join(timestamp_sql(c) for c in cutoffs)
     spine = f"(select customer_id, cutoff_at from {snapshots} where cutoff_at in ({cutoff_list}))"
-    rows_sql = cutoff_rows_sql(config, spine=spine, events=events, orders=orders, with_label=True)
+    rows_sql = cutoff_rows_sql(
+        config, spine=spine, events=events, orders=orders, customers=customers, with_label=True
+    )
     con.execute(f"create or replace temp table {rows_table} as {rows_sql}")
     stats = con.execute(
         f"select cutoff_at, count(*), count(label_did), coalesce(sum(label_did), 0)"
@@ -321,12 +324,15 @@ def score_customers(
     features_relation: str,
     events: str,
     orders: str,
+    customers: str,
     as_of: dt.date,
 ) -> pa.Table:
     """(customer_id, score, segment) of every customer eligible at the as-of cutoff."""
     as_of_cutoff = timestamp_sql(as_of + dt.timedelta(days=1))
     spine = f"(select customer_id, {as_of_cutoff} as cutoff_at from {features_relation})"
-    rows_sql = cutoff_rows_sql(config, spine=spine, events=events, orders=orders, with_label=False)
+    rows_sql = cutoff_rows_sql(
+        config, spine=spine, events=events, orders=orders, customers=customers, with_label=False
+    )
     extra = ", ".join(f"rows.{c}" for c in outcome_feature_columns(config))
     snap_cols = [c for c in result.feature_columns if c not in outcome_feature_columns(config)]
     columns = ", ".join(f"features.{_ident(c)}" for c in snap_cols)
@@ -383,6 +389,7 @@ def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
     features_relation = context.relation("customer_features")
     events = context.relation("customer_events")
     orders = context.relation("customer_orders")
+    customers = context.relation("customers")
 
     check_event_names(config, con, events)
     cutoffs = usable_cutoffs(config, con, snapshots, events, orders, context.as_of)
@@ -398,6 +405,7 @@ def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
             snapshots=snapshots,
             events=events,
             orders=orders,
+            customers=customers,
             cutoffs=cutoffs,
             features=snapshot_features,
             rows_table=rows_table,
@@ -419,6 +427,7 @@ def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
         features_relation=features_relation,
         events=events,
         orders=orders,
+        customers=customers,
         as_of=context.as_of,
     )
     predictions, (scored, in_segment, mean_score) = predictions_table(con, spec.id, scores)
