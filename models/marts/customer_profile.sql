@@ -1,6 +1,10 @@
 -- One row per unified customer: identity summary, headline features and every predictive
 -- attribute of the configured model instances, from each instance's latest successful run
 -- up to this as-of date (an instance that failed tonight keeps its last good values).
+-- Built after customer_interest_affinities (the line below), the other large reader of this
+-- night's predictions: side by side under one DuckDB memory limit the two took 26 s at 1 M
+-- customers, one after the other 19 s.
+-- depends_on: {{ ref('customer_interest_affinities') }}
 {% set attributes = pcdp_profile_attributes() %}
 {% set scalar_types = ('number', 'integer', 'boolean') %}
 with
