@@ -29,14 +29,17 @@ from pcdp.instances import InstanceSpec, load_instances
 
 VALUE_TYPES = ("number", "integer", "boolean", "string", "array", "record")
 
+# Columns with a few distinct values are dictionary-encoded (DuckDB reads them as VARCHAR):
+# as plain text, the interest records alone (5.4 M rows at 1 M customers) held 983 MiB.
+_FEW_VALUES = pa.dictionary(pa.int32(), pa.string())
 RECORD_SCHEMA = pa.schema(
     [
-        ("instance_id", pa.string()),
-        ("record_type", pa.string()),
+        ("instance_id", _FEW_VALUES),
+        ("record_type", _FEW_VALUES),
         ("customer_id", pa.string()),
-        ("attribute", pa.string()),
+        ("attribute", _FEW_VALUES),
         ("value", pa.string()),
-        ("value_type", pa.string()),
+        ("value_type", _FEW_VALUES),
         ("message", pa.string()),
     ]
 )
@@ -219,16 +222,21 @@ def _records(instance_id: str, record_type: str, predictions: pa.Table) -> pa.Ta
     rows = predictions.num_rows
     return pa.table(
         {
-            "instance_id": pa.repeat(instance_id, rows),
-            "record_type": pa.repeat(record_type, rows),
+            "instance_id": _repeated(instance_id, rows),
+            "record_type": _repeated(record_type, rows),
             "customer_id": predictions["customer_id"],
-            "attribute": predictions["attribute"],
+            "attribute": pc.dictionary_encode(predictions["attribute"]),
             "value": predictions["value"],
-            "value_type": predictions["value_type"],
+            "value_type": pc.dictionary_encode(predictions["value_type"]),
             "message": pa.nulls(rows, pa.string()),
         },
         schema=RECORD_SCHEMA,
     )
+
+
+def _repeated(text: str, rows: int) -> pa.DictionaryArray:
+    """`text` `rows` times, as one dictionary entry and `rows` indices."""
+    return pa.DictionaryArray.from_arrays(pa.repeat(pa.scalar(0, pa.int32()), rows), [text])
 
 
 def _metrics(instance_id: str, metrics: Mapping[str, float | int | str]) -> pa.Table:

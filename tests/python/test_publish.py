@@ -43,6 +43,7 @@ def _make_warehouse(path: Path, version: int) -> Path:
             "create or replace view audience_everyone as"
             " select * from customer_profile where customer_id >= 0"
         )
+        con.execute(f"create or replace view model_instances_view as select * from {INTERNAL[0]}")
     return path
 
 
@@ -54,11 +55,16 @@ def test_publish_copies_public_relations_only(tmp_path):
         tables = {
             row[0] for row in con.execute("select table_name from duckdb_tables()").fetchall()
         }
+        views = {row[0] for row in con.execute("select view_name from duckdb_views()").fetchall()}
         assert set(publish.PUBLIC_TABLES) <= tables
-        assert "audience_everyone" in tables  # the view is published as a table
-        assert not tables & set(INTERNAL)
+        # the audience reads only customer_profile, published: it stays a view over the copy
+        assert "audience_everyone" in views
+        # a view over an internal relation is published as a table
+        assert "model_instances_view" in tables
+        assert not (tables | views) & set(INTERNAL)
         assert KEPT_INTERNAL in tables
         assert con.execute("select count(*) from audience_everyone").fetchone()[0] == 5
+        assert con.execute("select count(*) from model_instances_view").fetchone()[0] == 5
     record = publish.read_publication(publication.path)
     assert record["run_id"] == "r1" and record["as_of"] == "2025-12-31"
     assert record["row_counts"]["customer_profile"] == 5
