@@ -68,7 +68,7 @@ HISTORY_SLICE = ("as_of", "instance_id", "run_id")
 # DuckDB's memory limit while publishing: the run's own ($PCDP_MEMORY_LIMIT, default as in
 # profiles.yml). Without it DuckDB may take 80 % of the machine's memory: copying 130 M
 # prediction rows (1 M customers, eight nights) peaked at 6.9 GiB.
-DEFAULT_MEMORY_LIMIT = "2.5GB"
+DEFAULT_MEMORY_LIMIT = "2GB"
 
 
 def _connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:

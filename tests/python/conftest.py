@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import duckdb
 import pytest
+from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from pcdp.cli import main
 from pcdp.generate import generate
+from pcdp.project import project_dir
 
 AS_OF = dt.date(2025, 12, 31)
 CUSTOMERS = 1500
@@ -29,6 +32,26 @@ def build(raw: Path, db: Path, instances: Path | None = None, as_of: dt.date = A
         argv += ["--instances", str(instances)]
     assert main(argv) == 0, f"pcdp run failed for {raw}"
     return db
+
+
+def invoke_dbt(args: list[str], out: Path) -> dbtRunnerResult:
+    """dbt `args` in this project (DuckDB at $PCDP_DB), artefacts and logs under `out`, with
+    no raw data and the tests' as-of date."""
+    return dbtRunner().invoke(
+        [
+            *args,
+            "--project-dir",
+            str(project_dir()),
+            "--profiles-dir",
+            str(project_dir()),
+            "--target-path",
+            str(out / "target"),
+            "--log-path",
+            str(out / "logs"),
+            "--vars",
+            json.dumps({"raw_path": "", "as_of": AS_OF.isoformat()}),
+        ]
+    )
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,7 @@ import textwrap
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from conftest import AS_OF
-from dbt.cli.main import dbtRunner
+from conftest import AS_OF, invoke_dbt
 
 from pcdp.audience import filter_attributes, parse_filter, schema_from_duckdb
 from pcdp.audience.files import parse_audiences_file
@@ -332,22 +331,7 @@ def test_export_of_an_audience_from_the_custom_run(custom_run, tmp_path, capsys)
 def test_publishing_views_before_any_build_says_what_is_missing(tmp_path, monkeypatch):
     # The run-operation behind the on-run-end hook, on a warehouse with nothing built yet.
     monkeypatch.setenv("PCDP_DB", str(tmp_path / "empty.duckdb"))
-    result = dbtRunner().invoke(
-        [
-            "run-operation",
-            "pcdp_publish_audience_views",
-            "--project-dir",
-            str(project_dir()),
-            "--profiles-dir",
-            str(project_dir()),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-            "--vars",
-            json.dumps({"raw_path": "", "as_of": AS_OF.isoformat()}),
-        ]
-    )
+    result = invoke_dbt(["run-operation", "pcdp_publish_audience_views"], tmp_path)
     assert not result.success
     log = (tmp_path / "logs" / "dbt.log").read_text()
     assert 'audience_definitions" does not exist: build audience_definitions' in log

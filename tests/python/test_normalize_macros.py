@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import duckdb
 import pyarrow as pa
 import pytest
-from conftest import AS_OF
-from dbt.cli.main import dbtRunner
-
-from pcdp.project import project_dir
+from conftest import invoke_dbt
 
 
 @pytest.fixture(scope="module")
@@ -20,24 +15,15 @@ def compiled(tmp_path_factory) -> str:
     out = tmp_path_factory.mktemp("compile")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PCDP_DB", str(out / "compile.duckdb"))
-        result = dbtRunner().invoke(
+        result = invoke_dbt(
             [
                 "compile",
                 "--quiet",
                 "--inline",
                 "select {{ pcdp_text('x') }} as fast, {{ default__pcdp_text('x') }} as portable,"
                 " {{ pcdp_timestamp('x') }} as parsed, x from texts",
-                "--project-dir",
-                str(project_dir()),
-                "--profiles-dir",
-                str(project_dir()),
-                "--target-path",
-                str(out / "target"),
-                "--log-path",
-                str(out / "logs"),
-                "--vars",
-                json.dumps({"raw_path": "", "as_of": AS_OF.isoformat()}),
-            ]
+            ],
+            out,
         )
     assert result.success, result.exception
     return result.result.results[0].node.compiled_code

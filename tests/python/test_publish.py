@@ -72,7 +72,7 @@ def test_publish_copies_public_relations_only(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pcdp.duckdb", "pcdp.serving.duckdb"]
 
 
-@pytest.mark.parametrize(("env", "expected"), [(None, "2.3 GiB"), ("700MB", "667.5 MiB")])
+@pytest.mark.parametrize(("env", "expected"), [(None, "1.8 GiB"), ("700MB", "667.5 MiB")])
 def test_publishing_keeps_to_the_run_memory_limit(tmp_path, monkeypatch, env, expected):
     # unset, DuckDB would take 80 % of the machine (6.9 GiB copying 130 M prediction rows)
     if env is None:

@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import random
 
 import duckdb
 import pyarrow as pa
 import pytest
-from conftest import AS_OF
-from dbt.cli.main import dbtRunner
-
-from pcdp.project import project_dir
+from conftest import invoke_dbt
 
 
 def compiled_test(tmp_path, macro: str) -> str:
     """`macro`('ids', 'x') compiled by dbt in this project."""
-    result = dbtRunner().invoke(
-        [
-            "compile",
-            "--quiet",
-            "--inline",
-            f"{{{{ {macro}('ids', 'x') }}}}",
-            "--project-dir",
-            str(project_dir()),
-            "--profiles-dir",
-            str(project_dir()),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-            "--vars",
-            json.dumps({"raw_path": "", "as_of": AS_OF.isoformat()}),
-        ]
-    )
+    inline = f"{{{{ {macro}('ids', 'x') }}}}"
+    result = invoke_dbt(["compile", "--quiet", "--inline", inline], tmp_path)
     assert result.success, result.exception
     return result.result.results[0].node.compiled_code
 
