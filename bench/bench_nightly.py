@@ -1,10 +1,13 @@
 """Benchmark of a whole nightly run: `pcdp run` with every example instance, per stage.
 
 For each size: generate (or reuse) N customers, run `pcdp run` once in a child process (wall
-time, peak RSS of the process tree from os.wait4), then split the run into stages from dbt's
+time; memory two ways: the peak RSS of the largest process, i.e. the dbt child, from
+os.wait4, and the peak of the whole process tree's proportional set size, `pcdp run` and dbt
+together, sampled from /proc every 0.5 s), then split the run into stages from dbt's
 run_results.json and manifest.json: the union of the execution intervals of the nodes of each
-stage (dbt runs two nodes at a time), and the rest of the run (dbt start-up, parsing, hooks,
-publishing). The floor is one DuckDB pass that aggregates the same raw events per identifier.
+stage (dbt runs two nodes at a time), with the tree's peak while the stage ran (shared with
+whatever ran beside it), and the rest of the run (dbt start-up, parsing, hooks, publishing).
+The floor is one DuckDB pass that aggregates the same raw events per identifier.
 With two sizes it prints the growth of each figure. With --history-nights N it then copies
 the run's predictions as the N nights before it and runs again: a warehouse's steady state,
 where the predictions history (one set of rows per run) has grown for N nights.
@@ -23,6 +26,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -66,8 +70,9 @@ def busy_seconds(intervals: list[tuple[dt.datetime, dt.datetime]]) -> float:
     return total
 
 
-def stage_seconds(artefacts: Path) -> dict[str, float]:
-    """Seconds per stage of the last dbt invocation whose artefacts are in ``artefacts``."""
+def stage_intervals(artefacts: Path) -> dict[str, list[tuple[dt.datetime, dt.datetime]]]:
+    """The execution intervals of each stage's nodes in the last dbt invocation whose
+    artefacts are in ``artefacts``."""
     results = json.loads((artefacts / "run_results.json").read_text())["results"]
     nodes = json.loads((artefacts / "manifest.json").read_text())["nodes"]
     intervals: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
@@ -81,34 +86,104 @@ def stage_seconds(artefacts: Path) -> dict[str, float]:
                     dt.datetime.fromisoformat(step["completed_at"].replace("Z", "+00:00")),
                 )
                 intervals.setdefault(stage, []).append(span)
-    seconds = {stage: busy_seconds(spans) for stage, spans in sorted(intervals.items())}
+    return dict(sorted(intervals.items()))
+
+
+def stage_seconds(intervals: dict[str, list[tuple[dt.datetime, dt.datetime]]]) -> dict[str, float]:
+    """Seconds per stage (the union of its nodes' intervals), and of all nodes together."""
+    seconds = {stage: busy_seconds(spans) for stage, spans in intervals.items()}
     seconds["all nodes (stages overlap: dbt runs two at a time)"] = busy_seconds(
         [span for spans in intervals.values() for span in spans]
     )
     return seconds
 
 
-def run_figures(raw: Path, db: Path, label: str) -> dict[str, float]:
-    """`pcdp run` once into `db`: wall time, peak RSS and seconds per stage, names prefixed
-    with `label`."""
+def tree_pss_bytes(root: int) -> int:
+    """Proportional set size of process `root` and all its descendants (Linux /proc): unlike
+    summed RSS, libraries two processes share count once."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:  # the process ended meanwhile
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry))
+    total, pending = 0, [root]
+    while pending:
+        pid = pending.pop()
+        pending.extend(children.get(pid, []))
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        found = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
+        total += int(found.group(1)) * 1024 if found else 0
+    return total
+
+
+class TreeMemorySampler(threading.Thread):
+    """Samples tree_pss_bytes(pid) every `interval` seconds until stop(): (UTC time, bytes)."""
+
+    def __init__(self, pid: int, interval: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.samples: list[tuple[dt.datetime, int]] = []
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.interval):
+            self.samples.append((dt.datetime.now(dt.UTC), tree_pss_bytes(self.pid)))
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join()
+
+    def peak_gib(self, spans: list[tuple[dt.datetime, dt.datetime]] | None = None) -> float | None:
+        """The largest sample, within `spans` when given (None when no sample falls there)."""
+        inside = [
+            size
+            for moment, size in self.samples
+            if spans is None or any(start <= moment <= stop for start, stop in spans)
+        ]
+        return round(max(inside) / 1024**3, 2) if inside else None
+
+
+def run_figures(raw: Path, db: Path, label: str) -> dict[str, float | None]:
+    """`pcdp run` once into `db`: wall time, memory and seconds and memory per stage, names
+    prefixed with `label`."""
     pcdp = str(Path(sys.executable).with_name("pcdp"))
     command = [pcdp, "run", "--raw", str(raw), "--db", str(db), "--as-of", AS_OF]
     log = db.with_name(f".{db.name}.run.log")
     started = time.perf_counter()
     with log.open("w") as output:
         child = subprocess.Popen(command, stdout=output)  # noqa: S603
-        _, status, usage = os.wait4(child.pid, 0)
+        sampler = TreeMemorySampler(child.pid)
+        sampler.start()
+        # the tree is sampled until the child is reaped (its pid is gone then)
+        while True:
+            reaped, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if reaped:
+                break
+            time.sleep(0.2)
+        sampler.stop()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"failed: {' '.join(command)} (output in {log})")
     total = time.perf_counter() - started
     figures = {
         f"{label} s": round(total, 1),
         f"{label} peak_rss_gb": round(usage.ru_maxrss / 1024**2, 2),
+        f"{label} peak tree_pss_gib": sampler.peak_gib(),
     }
-    stages = stage_seconds(db.parent / f".{db.name}.dbt" / "target")
+    intervals = stage_intervals(db.parent / f".{db.name}.dbt" / "target")
+    stages = stage_seconds(intervals)
     busy = stages.pop("all nodes (stages overlap: dbt runs two at a time)")
     for stage, seconds in stages.items():
         figures[f"  {stage} s"] = round(seconds, 1)
+        peak = sampler.peak_gib(intervals[stage])
+        if peak is not None:  # shorter than the sampling interval
+            figures[f"  {stage} peak tree_pss_gib"] = peak
     figures["  rest (dbt start-up, hooks, publishing) s"] = round(total - busy, 1)
     published = re.search(r"^published to .* in ([0-9.]+)s$", log.read_text(), re.MULTILINE)
     if published:
@@ -194,11 +269,11 @@ def main() -> None:
         # each size's figures as soon as they exist: a 1 M run takes many minutes
         print(json.dumps(runs[-1]), flush=True)
     names = list(dict.fromkeys(name for figures in runs for name in figures))
-    print(f"{'figure':<48}" + "".join(f"{n:>14,}" for n in args.customers), end="")
+    print(f"{'figure':<56}" + "".join(f"{n:>14,}" for n in args.customers), end="")
     print(f"{'growth':>10}" if len(runs) == 2 else "")
     for name in names[1:]:
         values = [figures.get(name) for figures in runs]
-        line = f"{name:<48}" + "".join(f"{v if v is not None else '-':>14}" for v in values)
+        line = f"{name:<56}" + "".join(f"{v if v is not None else '-':>14}" for v in values)
         if len(runs) == 2 and all(isinstance(v, int | float) and v for v in values):
             line += f"{values[1] / values[0]:>9.1f}x"
         print(line)

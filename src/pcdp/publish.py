@@ -257,17 +257,21 @@ def _own_relations(con: duckdb.DuckDBPyConnection, kind: str | None = None) -> l
 
 def _recreate_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Create the warehouse's view `name` in the connection's own file from its definition;
-    False (nothing created) when the definition reads a relation the file does not hold. The
-    definition is the warehouse's own catalog entry (DuckDB's text of a view this project
-    created), not user text."""
+    False (nothing created) when the definition reads a relation the file does not hold or
+    does not bind there. The definition is the warehouse's own catalog entry (DuckDB's text of
+    the view), run only when it is one CREATE statement."""
     (definition,) = con.execute(
         "select sql from duckdb_views() where database_name = 'pcdp_warehouse'"
         " and schema_name = 'main' and view_name = ?",
         [name],
     ).fetchone()
+    statements = con.extract_statements(definition or "")
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.CREATE:
+        return False
     try:
         con.execute(definition)
-    except duckdb.CatalogException:  # it reads an unpublished relation (or another catalog)
+    except (duckdb.CatalogException, duckdb.BinderException):
+        # it reads an unpublished relation, another catalog, or columns the copy lacks
         return False
     return True
 
