@@ -5,7 +5,7 @@
   select list.
 #}
 {% macro pcdp_customer_attribution_joins(relation_alias) %}
-    {% for identifier_type in ['user_id', 'email', 'anonymous_id'] %}
+    {% for identifier_type in pcdp_attribution_identifier_types() %}
         left join {{ ref('customer_identifiers') }} as by_{{ identifier_type }}
             on
                 by_{{ identifier_type }}.identifier_type = '{{ identifier_type }}'
@@ -16,5 +16,15 @@
 
 
 {% macro pcdp_attributed_customer(column='customer_id') %}
-    coalesce(by_user_id.{{ column }}, by_email.{{ column }}, by_anonymous_id.{{ column }})
+    {%- set candidates = [] %}
+    {%- for identifier_type in pcdp_attribution_identifier_types() %}
+        {%- do candidates.append('by_' ~ identifier_type ~ '.' ~ column) %}
+    {%- endfor %}
+    coalesce({{ candidates | join(', ') }})
 {%- endmacro %}
+
+
+{# The identifiers a row is attributed by, in order of precedence. #}
+{% macro pcdp_attribution_identifier_types() %}
+    {{ return(['user_id', 'email', 'anonymous_id']) }}
+{% endmacro %}

@@ -17,7 +17,7 @@ attributable_events as (
     select count(*) as expected_rows
     from events
     where not (
-        {% for identifier_type in ['user_id', 'email', 'anonymous_id'] %}
+        {% for identifier_type in pcdp_attribution_identifier_types() %}
             (
                 events.{{ identifier_type }} is null
                 or events.{{ identifier_type }} in (
