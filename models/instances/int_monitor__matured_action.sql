@@ -23,6 +23,10 @@ customer_events as (
     select * from {{ ref('int_customer_events') }}
 ),
 
+customers as (
+    select * from {{ ref('customers') }}
+),
+
 action_instances as (
     select
         instance_id,
@@ -151,7 +155,7 @@ window_events as (
         filters.instance_id,
         filters.side,
         filters.filter_number,
-        customer_events.customer_id,
+        customers.customer_id,
         customer_events.properties
     from customer_events
     inner join filters on customer_events.event_name = filters.event_name
@@ -160,6 +164,8 @@ window_events as (
             filters.instance_id = windows.instance_id
             and customer_events.occurred_at >= windows.window_start
             and customer_events.occurred_at < windows.window_end
+    -- the events name their customer by this run's key; predictions by the stable id
+    inner join customers on customer_events.customer_key = customers.customer_key
 ),
 
 -- A customer's window events of one filter with the same properties match it alike, so they

@@ -48,18 +48,42 @@ PREDICTION_COLUMNS = ("customer_id", "attribute", "value", "value_type")
 
 @dataclass
 class RunContext:
-    """What a runner may read: a DuckDB connection, the as-of date, and the dbt inputs of its
-    model as views in that connection (logical name → view name)."""
+    """What a runner may read: a DuckDB connection, the as-of date, the dbt inputs of its
+    model as views in that connection (logical name → view name), and `threads`: how many
+    threads the runner's work that gives the same result with any number of threads (model
+    predictions) may use right now (one, unless workers of a pool sit idle; see
+    `PoolThreads`)."""
 
     con: duckdb.DuckDBPyConnection
     as_of: dt.date
     relations: dict[str, str]
+    threads: Callable[[], int] = lambda: 1
 
     def relation(self, name: str) -> str:
         try:
             return self.relations[name]
         except KeyError as error:
             raise KeyError(f"this model has no input named {name!r}") from error
+
+
+class PoolThreads:
+    """The threads an instance of a pool of `workers` may use: one each while at least as many
+    instances are unfinished as there are workers; when fewer are left, the idle workers'
+    share goes to the instances still running (the last one of two workers gets two threads).
+    The pool never uses more threads than it has workers, so the rest of the machine's share
+    is unchanged; without it, the last instance of a run ran alone on one of two cores."""
+
+    def __init__(self, workers: int, instances: int) -> None:
+        self.workers = workers
+        self.unfinished = instances
+        self._lock = threading.Lock()
+
+    def finished(self) -> None:
+        with self._lock:
+            self.unfinished -= 1
+
+    def __call__(self) -> int:
+        return max(1, self.workers // max(1, min(self.workers, self.unfinished)))
 
 
 @dataclass
@@ -158,14 +182,21 @@ def _run_parallel(
     (time_zone,) = con.execute("select current_setting('TimeZone')").fetchall()[0]
     local = threading.local()
     cursors = []
+    threads = PoolThreads(workers, len(specs))
 
     def context() -> RunContext:
         if not hasattr(local, "context"):
             cursor = con.cursor()
             cursors.append(cursor)
             cursor.execute("set TimeZone = $1", [time_zone])
-            local.context = RunContext(cursor, as_of, register_inputs(cursor, frames))
+            local.context = RunContext(cursor, as_of, register_inputs(cursor, frames), threads)
         return local.context
+
+    def run(spec: InstanceSpec) -> list[pa.Table]:
+        try:
+            return _run_one(spec, context())
+        finally:
+            threads.finished()
 
     try:
         # BLAS thread counts are process-wide: held at one for the whole pool, so a worker
@@ -174,7 +205,7 @@ def _run_parallel(
             threadpool_limits(limits=1, user_api="blas"),
             ThreadPoolExecutor(workers, thread_name_prefix="pcdp-instance") as pool,
         ):
-            return list(pool.map(lambda spec: _run_one(spec, context()), specs))
+            return list(pool.map(run, specs))
     finally:
         for cursor in cursors:
             cursor.close()

@@ -419,6 +419,26 @@ def test_batch_scoring_equals_one_shot(data, result):
         list(score_batches(result, [fresh.drop_columns(["page_depth"]).to_batches()[0]]))
 
 
+def test_scoring_and_importance_are_the_same_with_more_threads(data, result):
+    # a pool hands its idle workers' threads to the instances still running (RunContext.threads):
+    # that is only allowed for work whose result does not depend on the number of threads
+    table, features, fresh = data
+    asked = []
+
+    def two_threads() -> int:
+        asked.append(2)
+        return 2
+
+    batches = fresh.drop_columns(["label"]).to_batches(max_chunksize=7777)
+    one = pa.Table.from_batches(list(score_batches(result, batches, n_threads=1)))
+    two = pa.Table.from_batches(list(score_batches(result, batches, n_threads=two_threads)))
+    assert two.equals(one)
+    assert len(asked) == len(batches)  # asked again for every slice
+    again = train_action_model(table, features, config(), n_threads=1, predict_threads=2)
+    assert again.top_features == result.top_features
+    assert again.metrics == result.metrics
+
+
 def test_small_validation_uses_sigmoid_and_result_pickles():
     import pickle
 

@@ -383,7 +383,7 @@ def test_every_example_instance_completes_with_profile_columns(con):
     ).fetchall()[0]
     assert scored == everyone  # eligible: all
     eligible = con.execute(
-        f"""select count(distinct customer_id) from int_customer_events
+        f"""select count(distinct customer_key) from int_customer_events
         where event_name = 'add_to_cart' and occurred_at >= {timestamp_sql(AS_OF_CUTOFF)}
             - to_days(30)"""
     ).fetchall()[0][0]

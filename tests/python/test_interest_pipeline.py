@@ -77,18 +77,20 @@ def recent_activity(con) -> None:
         f"""
         create or replace temp view recent_activity as
         select
-            customer_id,
+            customers.customer_id,
             count(*) filter (
-                where event_name in ('product_view', 'add_to_cart', 'order_completed')
-                and product_category is not null
+                where events.event_name in ('product_view', 'add_to_cart', 'order_completed')
+                and events.product_category is not null
             ) as product_events,
             count(*) filter (
-                where event_name = 'page_view'
-                and page_url in (select page_url from stg_raw__content)
+                where events.event_name = 'page_view'
+                and events.page_url in (select page_url from stg_raw__content)
             ) as content_views
-        from int_customer_events
-        where occurred_at >= {CUTOFF} - interval {RECENT_DAYS} day and occurred_at < {CUTOFF}
-        group by customer_id
+        from int_customer_events as events
+        inner join customers on events.customer_key = customers.customer_key
+        where events.occurred_at >= {CUTOFF} - interval {RECENT_DAYS} day
+            and events.occurred_at < {CUTOFF}
+        group by customers.customer_id
         """
     )
 

@@ -443,8 +443,10 @@ def _window_labels(db: Path, start: dt.datetime, end: dt.datetime) -> dict[str, 
     """Per customer: did they order, and did they do the quiet_30d events, in [start, end)."""
     with duckdb.connect(str(db), read_only=True) as con:
         events = con.execute(
-            "select customer_id, event_name, properties from int_customer_events"
-            " where occurred_at >= ? and occurred_at < ?",
+            "select customers.customer_id, events.event_name, events.properties"
+            " from int_customer_events as events"
+            " inner join customers on events.customer_key = customers.customer_key"
+            " where events.occurred_at >= ? and events.occurred_at < ?",
             [start, end],
         ).fetchall()
     ordered, quiet_positive, app_opens = set(), set(), {}

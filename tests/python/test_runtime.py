@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from pcdp import runtime
-from pcdp.runtime import InstanceResult, run_instance_types
+from pcdp.runtime import InstanceResult, PoolThreads, run_instance_types
 
 
 def test_workers_run_instances_in_their_own_connections_in_instance_order(tmp_path, monkeypatch):
@@ -71,3 +71,50 @@ def test_a_worker_count_that_is_not_a_whole_number_is_refused_by_name(tmp_path):
     # a dbt config hands the var over as text
     records = run_instance_types(["rfm"], instances, "2025-12-31", con, {}, workers=" 2 ")
     assert records.num_rows == 0
+
+
+def test_the_last_instance_of_a_pool_takes_the_idle_workers_threads(tmp_path, monkeypatch):
+    seen = {}
+    first_done = threading.Event()
+
+    def runner(spec, context):
+        seen[spec.id] = [context.threads()]
+        if spec.id == "a":
+            first_done.set()
+        else:
+            assert first_done.wait(10)
+            # "a" is reported finished right after its runner returns
+            for _ in range(1000):
+                if context.threads() == 2:
+                    break
+                threading.Event().wait(0.01)
+            seen[spec.id].append(context.threads())
+        predictions = pa.table(
+            {"customer_id": [], "attribute": [], "value": [], "value_type": []},
+            schema=pa.schema([(name, pa.string()) for name in runtime.PREDICTION_COLUMNS]),
+        )
+        return InstanceResult(predictions)
+
+    import pcdp.types  # noqa: F401 - registers the real runners first, so the stand-in stays
+
+    monkeypatch.setitem(runtime._RUNNERS, "rfm", runner)
+    instances = tmp_path / "instances.yml"
+    instances.write_text(
+        "instances:\n" + "".join(f"  - {{id: {i}, type: rfm, status: ready}}\n" for i in "ab")
+    )
+    con = duckdb.connect()
+    run_instance_types(["rfm"], instances, "2025-12-31", con, {}, workers=2)
+    assert seen == {"a": [1], "b": [1, 2]}
+    # one worker: always one thread
+    run_instance_types(["rfm"], instances, "2025-12-31", con, {}, workers=1)
+    assert seen == {"a": [1], "b": [1, 1]}
+
+
+def test_pool_threads_share_the_workers_among_the_unfinished_instances():
+    threads = PoolThreads(workers=4, instances=6)
+    counts = []
+    for _ in range(6):
+        counts.append(threads())
+        threads.finished()
+    assert counts == [1, 1, 1, 1, 2, 4]  # 4 // 3 left = 1: a thread is not split
+    assert threads() == 4  # nothing left: never below one thread nor above the workers

@@ -15,6 +15,7 @@ from pcdp.action.config import (
 from pcdp.action.model import (
     ActionModelResult,
     Calibrator,
+    Threads,
     TrainingError,
     calibration_curve,
     expected_calibration_error,
@@ -34,6 +35,7 @@ __all__ = [
     "ConfigError",
     "EligibleRule",
     "EventFilter",
+    "Threads",
     "TrainingError",
     "calibration_curve",
     "expected_calibration_error",

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +88,7 @@ __all__ = [
     "MIN_VALIDATION_CLASS_COUNT",
     "ActionModelResult",
     "Calibrator",
+    "Threads",
     "TrainingError",
     "calibration_curve",
     "expected_calibration_error",
@@ -161,12 +162,19 @@ class Calibrator:
         return np.clip(np.asarray(out, dtype=np.float64), 0.0, 1.0)
 
 
-def _threads(n_threads: int | None):
+#: A thread count, or a function that gives one each time it is called: predictions ask again
+#: for each scoring slice, so a caller can hand over cores as they come free.
+Threads = int | Callable[[], int] | None
+
+
+def _threads(n_threads: Threads):
     """Limit OpenMP/BLAS threads (HistGradientBoosting is OpenMP) when asked; on a busy
-    machine one thread per process avoids the spin-wait slowdown of oversubscription."""
+    machine one thread per process avoids the spin-wait slowdown of oversubscription. More
+    than one thread raises the OpenMP limit only: BLAS limits are process-wide."""
     if n_threads is None:
         return contextlib.nullcontext()
-    return threadpool_limits(limits=int(n_threads))
+    count = int(n_threads() if callable(n_threads) else n_threads)
+    return threadpool_limits(limits=count, user_api=None if count == 1 else "openmp")
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -579,16 +587,26 @@ def train_action_model(
     *,
     label_is_did: bool = False,
     n_threads: int | None = None,
+    predict_threads: Threads = None,
 ) -> ActionModelResult:
     """Train, select, calibrate and evaluate one instance (see the module docstring).
 
     ``label`` is the outcome the score is the probability of. With ``label_is_did=True`` the
     label says whether the positive event happened and is flipped here for ``outcome: did_not``.
     ``n_threads`` limits the OpenMP/BLAS threads used (default: the libraries' own default).
+    ``predict_threads`` (default ``n_threads``) is the limit while the permutation importance
+    predicts: predictions are the same with any number of threads, fits are not (the gradient
+    boosting sums its root gradients in parallel), so only predictions may take more.
     Raises :class:`TrainingError` when the frame cannot give a trustworthy model.
     """
     with _threads(n_threads):
-        return _train(frame, feature_columns, config, label_is_did)
+        return _train(
+            frame,
+            feature_columns,
+            config,
+            label_is_did,
+            n_threads if predict_threads is None else predict_threads,
+        )
 
 
 def _train(
@@ -596,6 +614,7 @@ def _train(
     feature_columns: Sequence[str],
     config: ActionConfig,
     label_is_did: bool,
+    predict_threads: Threads,
 ) -> ActionModelResult:
     iid = config.instance_id
     seed = config.seed
@@ -705,15 +724,16 @@ def _train(
     imp_rows = np.sort(np.argsort(h_row[va_rows][imp_rows], kind="stable")[:IMPORTANCE_MAX_ROWS])
     x_imp, y_imp = x_ev[imp_rows], y_ev[imp_rows]
     if 0 < y_imp.sum() < len(y_imp):
-        perm = permutation_importance(
-            model,
-            x_imp,
-            y_imp,
-            scoring="average_precision",
-            n_repeats=3,
-            random_state=seed,
-            n_jobs=1,
-        )
+        with _threads(predict_threads):
+            perm = permutation_importance(
+                model,
+                x_imp,
+                y_imp,
+                scoring="average_precision",
+                n_repeats=3,
+                random_state=seed,
+                n_jobs=1,
+            )
         imp = perm.importances_mean
     else:
         imp = np.zeros(len(feats))
@@ -776,12 +796,12 @@ def score_batches(
     batches: Iterable[pa.RecordBatch | pa.Table],
     *,
     chunk_rows: int = SCORE_CHUNK_ROWS,
-    n_threads: int | None = None,
+    n_threads: Threads = None,
 ) -> Iterator[pa.RecordBatch]:
     """Score feature batches lazily: one output batch (``customer_id``, ``score`` - calibrated
     probability, ``segment`` - ``score >= threshold``) per input slice of at most ``chunk_rows``
     rows, so memory stays flat in the number of rows. Extra input columns are ignored;
-    ``n_threads`` as in :func:`train_action_model`."""
+    ``n_threads`` as in :func:`train_action_model`; a function is asked again for each slice."""
     needed = ("customer_id", *result.feature_columns)
     for item in batches:
         parts = item.to_batches() if isinstance(item, pa.Table) else (item,)

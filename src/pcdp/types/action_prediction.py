@@ -50,6 +50,7 @@ import pyarrow as pa
 from pcdp.action import (
     ActionConfig,
     ConfigError,
+    Threads,
     parse_action_config,
     score_batches,
     train_action_model,
@@ -72,8 +73,9 @@ __all__ = [
 
 #: Rows per Arrow record batch streamed from DuckDB for scoring.
 SCORE_BATCH_ROWS = 65_536
-#: Threads for scikit-learn inside dbt: the machine (and a nightly run's dbt threads) are
-#: shared, and OpenMP spin-waiting under oversubscription makes every model slower.
+#: Threads for fitting scikit-learn models inside dbt: the machine (and a nightly run's dbt
+#: threads) are shared, and OpenMP spin-waiting under oversubscription makes every model
+#: slower. Predictions take RunContext.threads (more only when workers of the pool are idle).
 SKLEARN_THREADS = 1
 _NUMERIC_PREFIXES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
                      "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE",
@@ -326,8 +328,10 @@ def score_customers(
     orders: str,
     customers: str,
     as_of: dt.date,
+    threads: Threads = SKLEARN_THREADS,
 ) -> pa.Table:
-    """(customer_id, score, segment) of every customer eligible at the as-of cutoff."""
+    """(customer_id, score, segment) of every customer eligible at the as-of cutoff, predicted
+    with `threads` (a count, or a function asked for each slice)."""
     as_of_cutoff = timestamp_sql(as_of + dt.timedelta(days=1))
     spine = f"(select customer_id, {as_of_cutoff} as cutoff_at from {features_relation})"
     rows_sql = cutoff_rows_sql(
@@ -344,7 +348,7 @@ def score_customers(
     # Streams: DuckDB hands over one record batch at a time; nothing else may run on the
     # connection until the reader is drained.
     reader = con.sql(query).to_arrow_reader(SCORE_BATCH_ROWS)
-    out = list(score_batches(result, reader, n_threads=SKLEARN_THREADS))
+    out = list(score_batches(result, reader, n_threads=threads))
     if not out:
         return pa.table(
             {
@@ -418,6 +422,7 @@ def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
         config,
         label_is_did=True,
         n_threads=SKLEARN_THREADS,
+        predict_threads=context.threads,
     )
     del frame
     scores = score_customers(
@@ -429,6 +434,7 @@ def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
         orders=orders,
         customers=customers,
         as_of=context.as_of,
+        threads=context.threads,
     )
     predictions, (scored, in_segment, mean_score) = predictions_table(con, spec.id, scores)
     metrics: dict[str, float | int | str] = dict(result.metrics)
