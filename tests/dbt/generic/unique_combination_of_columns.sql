@@ -1,8 +1,5 @@
 {% test unique_combination_of_columns(model, combination_of_columns) %}
-    select
-        {{ combination_of_columns | join(', ') }},
-        count(*) as occurrences
-    from {{ model }}
-    group by {{ combination_of_columns | join(', ') }}
-    having count(*) > 1
+    {{ return(adapter.dispatch('test_unique_combination_of_columns', 'pcdp')(
+        model, combination_of_columns
+    )) }}
 {% endtest %}
