@@ -155,8 +155,9 @@
                     ) as events_{{ event.slug }}_{{ window }}d,
                 {% endfor %}
             {% endfor %}
-            count(distinct product_category) as distinct_categories_90d,
-            count(distinct page_url) as distinct_pages_90d
+            count(distinct {{ pcdp_distinct_key('product_category') }})
+                as distinct_categories_90d,
+            count(distinct {{ pcdp_distinct_key('page_url') }}) as distinct_pages_90d
         from recent_events
         group by customer_key, cutoff_at
     ),

@@ -539,3 +539,23 @@
     {% endif %}
     {{ return("'" ~ (text | string).replace("'", "''") ~ "'") }}
 {% endmacro %}
+
+
+{#
+  What `count(distinct ...)` of a text column counts. DuckDB: the value's 64-bit hash (null
+  stays null, so it is not counted): grouping the training snapshots' 12.9 M recent events by
+  customer, cutoff and a 40-character page url made DuckDB spill 2.4 GB under its 2 GB limit
+  (22.6 s at 1 M customers; 19.1 s by hash). Two different values of one customer's 90 days
+  would count once only if their 64-bit hashes collided. Elsewhere: the value itself.
+#}
+{% macro pcdp_distinct_key(column) %}
+    {{ return(adapter.dispatch('pcdp_distinct_key', 'pcdp')(column)) }}
+{% endmacro %}
+
+{% macro default__pcdp_distinct_key(column) -%}
+    {{ column }}
+{%- endmacro %}
+
+{% macro duckdb__pcdp_distinct_key(column) -%}
+    case when {{ column }} is not null then hash({{ column }}) end
+{%- endmacro %}
