@@ -75,17 +75,17 @@ def test_a_worker_count_that_is_not_a_whole_number_is_refused_by_name(tmp_path):
 
 def test_the_last_instance_of_a_pool_takes_the_idle_workers_threads(tmp_path, monkeypatch):
     seen = {}
-    first_done = threading.Event()
+    both_started = threading.Barrier(2, timeout=10)
+    pooled = True
 
     def runner(spec, context):
         seen[spec.id] = [context.threads()]
-        if spec.id == "a":
-            first_done.set()
-        else:
-            assert first_done.wait(10)
+        if pooled:
+            both_started.wait()  # each holds one thread while the other runs
+        if spec.id == "b":
             # "a" is reported finished right after its runner returns
             for _ in range(1000):
-                if context.threads() == 2:
+                if not pooled or context.threads() == 2:
                     break
                 threading.Event().wait(0.01)
             seen[spec.id].append(context.threads())
@@ -106,6 +106,7 @@ def test_the_last_instance_of_a_pool_takes_the_idle_workers_threads(tmp_path, mo
     run_instance_types(["rfm"], instances, "2025-12-31", con, {}, workers=2)
     assert seen == {"a": [1], "b": [1, 2]}
     # one worker: always one thread
+    pooled = False
     run_instance_types(["rfm"], instances, "2025-12-31", con, {}, workers=1)
     assert seen == {"a": [1], "b": [1, 1]}
 
