@@ -6,33 +6,7 @@
   between different values only sends those few rows to the exact second pass.
 #}
 {% macro duckdb__test_unique(model, column_name) %}
-
-with
-
-repeated_hashes as (
-    select hash({{ column_name }}) as value_hash
-    from {{ model }}
-    where {{ column_name }} is not null
-    group by value_hash
-    having count(*) > 1
-),
-
--- `model` is not aliased: with a `where` config dbt passes an aliased subquery
-candidates as (
-    select {{ column_name }} as unique_field
-    from {{ model }}
-    where
-        {{ column_name }} is not null
-        and hash({{ column_name }}) in (select repeated_hashes.value_hash from repeated_hashes)
-)
-
-select
-    unique_field,
-    count(*) as n_records
-from candidates
-group by unique_field
-having count(*) > 1
-
+    {{ pcdp_repeated_by_hash(model, [column_name], ['unique_field'], 'n_records', skip_nulls=true) }}
 {% endmacro %}
 
 
@@ -48,33 +22,59 @@ having count(*) > 1
 
 
 {#
-  The same on DuckDB, in two passes as duckdb__test_unique: the combinations' 64-bit hashes
-  first, then, exactly, only the rows whose hash repeats. Nulls hash alike, so combinations
+  The same on DuckDB, in two passes as duckdb__test_unique. Nulls hash alike, so combinations
   with nulls are compared as the default test groups them. The test on this night's
   predictions (16 M rows of four columns at 1 M customers) sits on the run's critical path.
 #}
 {% macro duckdb__test_unique_combination_of_columns(model, combination_of_columns) %}
-    {% set columns = combination_of_columns | join(', ') %}
+    {{ pcdp_repeated_by_hash(
+        model, combination_of_columns, combination_of_columns, 'occurrences', skip_nulls=false
+    ) }}
+{% endmacro %}
+
+
+{#
+  The rows of `model` whose `columns` repeat, one per repeated combination (named
+  `output_names`) with its count (`count_name`), in two passes: the combinations' 64-bit
+  hashes first, then, exactly, only the rows whose hash repeats. Equal values have equal
+  hashes, so no repeat is missed; a collision between different values only sends those rows
+  to the exact pass. With skip_nulls, a row with a null in `columns` is no repeat (dbt's
+  `unique`); without, nulls group alike (GROUP BY). `model` is not aliased: with a `where`
+  config dbt passes an aliased subquery.
+#}
+{% macro pcdp_repeated_by_hash(model, columns, output_names, count_name, skip_nulls) %}
+    {% set key = columns | join(', ') %}
+    {% set outputs = output_names | join(', ') %}
+    {% set present = [] %}
+    {% for column in columns if skip_nulls %}
+        {% do present.append(column ~ ' is not null') %}
+    {% endfor %}
 
     with
 
     repeated_hashes as (
-        select hash({{ columns }}) as key_hash
+        select hash({{ key }}) as key_hash
         from {{ model }}
+        {% if present %}where {{ present | join(' and ') }}{% endif %}
         group by key_hash
         having count(*) > 1
     ),
 
     candidates as (
-        select {{ columns }}
+        select
+            {% for column in columns %}
+                {{ column }} as {{ output_names[loop.index0] }}{{ ',' if not loop.last }}
+            {% endfor %}
         from {{ model }}
-        where hash({{ columns }}) in (select repeated_hashes.key_hash from repeated_hashes)
+        where
+            {% for condition in present %}{{ condition }} and {% endfor %}
+            hash({{ key }}) in (select repeated_hashes.key_hash from repeated_hashes)
     )
 
     select
-        {{ columns }},
-        count(*) as occurrences
+        {{ outputs }},
+        count(*) as {{ count_name }}
     from candidates
-    group by {{ columns }}
+    group by {{ outputs }}
     having count(*) > 1
 {% endmacro %}
