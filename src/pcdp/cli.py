@@ -92,8 +92,6 @@ def run_dates(
                     if outcome.publication.parquet is not None:
                         where = f"{where} and {outcome.publication.parquet}"
                     _say(f"published to {where} in {outcome.publication.seconds:.1f}s")
-                    if outcome.publication.kept_history_note():
-                        _say(f"  {outcome.publication.kept_history_note()}")
                     # Read from the serving file just published, i.e. this run's results.
                     from pcdp.commands import audience, signals
 

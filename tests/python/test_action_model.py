@@ -439,6 +439,25 @@ def test_scoring_and_importance_are_the_same_with_more_threads(data, result):
     assert again.metrics == result.metrics
 
 
+@pytest.mark.parametrize("candidate", ["hist_gradient_boosting", "logistic_regression"])
+def test_prediction_in_cache_sized_blocks_equals_one_call(data, monkeypatch, candidate):
+    from pcdp.action import model as action_model
+
+    table, features, fresh = data
+    x = matrix(fresh, features)
+    y = fresh["label"].to_numpy()
+    cut = np.zeros(len(y))  # one cutoff: no early-stopping probe, a fixed number of trees
+    if candidate == "hist_gradient_boosting":
+        fitted = action_model._fit_hgb(x, y, cut, seed=0)
+    else:
+        fitted = action_model._fit_logreg(x, y, seed=0)
+    expected = fitted.predict_proba(x)[:, 1]
+    # blocks of 3,000 rows and a shorter last one
+    monkeypatch.setattr(action_model, "PREDICT_BLOCK_BYTES", 8 * len(features) * 3000)
+    assert len(x) > 6000 and len(x) % 3000
+    assert np.array_equal(action_model.positive_probability(fitted, x), expected)
+
+
 def test_small_validation_uses_sigmoid_and_result_pickles():
     import pickle
 

@@ -47,9 +47,13 @@ def _make_warehouse(path: Path, version: int) -> Path:
     return path
 
 
-def test_publish_copies_public_relations_only(tmp_path):
+@pytest.mark.parametrize("rebuild", [False, True])
+def test_publish_copies_public_relations_only(tmp_path, rebuild):
     db = _make_warehouse(tmp_path / "pcdp.duckdb", 5)
-    publication = publish.publish(db, run_id="r1", as_of="2025-12-31")
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema dbt_test__audit")
+        con.execute("create table dbt_test__audit.failures as select 1 as failure")
+    publication = publish.publish(db, run_id="r1", as_of="2025-12-31", rebuild=rebuild)
     assert publication.path == tmp_path / "pcdp.serving.duckdb"
     with duckdb.connect(str(publication.path), read_only=True) as con:
         tables = {
@@ -63,6 +67,10 @@ def test_publish_copies_public_relations_only(tmp_path):
         assert "model_instances_view" in tables
         assert not (tables | views) & set(INTERNAL)
         assert KEPT_INTERNAL in tables
+        schemas = con.execute(
+            "select schema_name from duckdb_schemas() where database_name = current_database()"
+        )
+        assert "dbt_test__audit" not in {row[0] for row in schemas.fetchall()}
         assert con.execute("select count(*) from audience_everyone").fetchone()[0] == 5
         assert con.execute("select count(*) from model_instances_view").fetchone()[0] == 5
     record = publish.read_publication(publication.path)
@@ -103,7 +111,8 @@ def _published_predictions(path: Path) -> list[tuple]:
         return con.execute("select * from predictions order by all").fetchall()
 
 
-def test_publishing_extends_the_previous_predictions_history(tmp_path):
+@pytest.mark.parametrize("rebuild", [False, True])
+def test_each_publication_serves_the_warehouse_as_it_is_now(tmp_path, rebuild):
     db = _make_warehouse(tmp_path / "pcdp.duckdb", 5)
     history = {
         ("2025-11-30", "churn"): ("run-1", 40),
@@ -112,44 +121,35 @@ def test_publishing_extends_the_previous_predictions_history(tmp_path):
     }
     with duckdb.connect(str(db)) as con:
         _write_predictions(con, history)
-    first = publish.publish(db)
-    assert first.kept_history_rows is None  # nothing to extend yet
+    first = publish.publish(db, rebuild=rebuild)
+    assert first.row_counts["predictions"] == 110
     assert publish.read_publication(first.path)["source"] == str(db.resolve())
-    # the next night: a new date, a rerun of one slice with fewer customers, a slice gone
+    # the next night: a new date, a rerun of one slice with fewer customers, a slice gone,
+    # left in the warehouse's write-ahead log (as by a connection that did not checkpoint)
     history[("2026-01-31", "churn")] = ("run-3", 25)
     history[("2025-12-31", "churn")] = ("run-3b", 10)
     del history[("2025-11-30", "pcltv")]
     with duckdb.connect(str(db)) as con:
+        con.execute("pragma disable_checkpoint_on_shutdown")
         _write_predictions(con, history)
         expected = con.execute("select * from predictions order by all").fetchall()
-    second = publish.publish(db)
-    assert second.kept_history_rows == 40  # only the untouched 2025-11-30 churn slice
+    assert db.with_name(db.name + ".wal").is_file()
+    second = publish.publish(db, rebuild=rebuild)
     assert _published_predictions(second.path) == expected
     assert second.row_counts["predictions"] == 75
-    assert second.row_counts["customer_profile"] == 5  # other relations are copied anew
-    rebuilt = publish.publish(db, rebuild=True)
-    assert rebuilt.kept_history_rows is None
-    assert _published_predictions(rebuilt.path) == expected
-    # a damaged previous file is not extended but replaced
-    rebuilt.path.chmod(0o644)
-    rebuilt.path.write_bytes(b"not a database")
-    replaced = publish.publish(db)
-    assert replaced.kept_history_rows is None
+    # a damaged serving file is replaced
+    second.path.chmod(0o644)
+    second.path.write_bytes(b"not a database")
+    replaced = publish.publish(db, rebuild=rebuild)
     assert _published_predictions(replaced.path) == expected
-    # a warehouse whose predictions changed shape is published from scratch
-    with duckdb.connect(str(db)) as con:
-        con.execute("alter table predictions add column score_version integer")
-    reshaped = publish.publish(db)
-    assert reshaped.kept_history_rows is None
-    assert len(_published_predictions(reshaped.path)) == 75
-    # a serving file published from another warehouse is not extended
+    # another warehouse published to the same serving file replaces it whole
     other = _make_warehouse(tmp_path / "other.duckdb", 3)
-    from_other = publish.publish(other, serving=reshaped.path)
-    assert from_other.kept_history_rows is None
+    from_other = publish.publish(other, serving=replaced.path, rebuild=rebuild)
     assert _published_predictions(from_other.path) == [(row, 3) for row in range(3)]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "other.duckdb",
         "pcdp.duckdb",
+        "pcdp.duckdb.wal",
         "pcdp.serving.duckdb",
     ]
 

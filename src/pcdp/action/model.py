@@ -111,6 +111,12 @@ ISOTONIC_MIN_CLASS_COUNT = 200
 IMPORTANCE_MAX_ROWS = 5_000
 #: Scoring works on slices of at most this many rows (memory stays flat).
 SCORE_CHUNK_ROWS = 65_536
+#: A model predicts blocks of rows of at most this many bytes of features. Gradient boosting
+#: walks every row through one tree, then the next: a block that fits in the CPU cache is read
+#: from it by every tree. 1 M random rows of 55 features, 200 trees of 31 leaves, one thread:
+#: 16.9 s in blocks of 65,536 rows (28 MB), 9.4 s in blocks of 8,192 (3.6 MB), the same
+#: numbers; the generated 1 M customers' action_prediction instance: 3.9 -> 3.6 s.
+PREDICT_BLOCK_BYTES = 4 * 1024 * 1024
 
 HGB = "hist_gradient_boosting"
 LOGREG = "logistic_regression"
@@ -259,6 +265,20 @@ def _feature_matrix(data: pa.Table | pa.RecordBatch, columns: Sequence[str]) -> 
         out[:, j] = col.to_numpy(zero_copy_only=False)
     out[~np.isfinite(out)] = np.nan
     return out
+
+
+def positive_probability(model: Any, features: np.ndarray) -> np.ndarray:
+    """``model.predict_proba(features)[:, 1]``, predicted in blocks of at most
+    ``PREDICT_BLOCK_BYTES`` (each row is predicted alone, so blocks do not change it)."""
+    block = max(1, PREDICT_BLOCK_BYTES // (8 * max(1, features.shape[1])))
+    if len(features) <= block:
+        return model.predict_proba(features)[:, 1]
+    return np.concatenate(
+        [
+            model.predict_proba(features[start : start + block])[:, 1]
+            for start in range(0, len(features), block)
+        ]
+    )
 
 
 def _cutoff_ints(col: pa.ChunkedArray) -> np.ndarray:
@@ -470,8 +490,7 @@ class ActionModelResult:
         features = np.asarray(features, dtype=np.float64)
         if len(features) == 0:
             return np.empty(0)
-        raw = self.model.predict_proba(features)[:, 1]
-        return self.calibrator.transform(raw)
+        return self.calibrator.transform(positive_probability(self.model, features))
 
     def metric_rows(self) -> list[tuple[str, float]]:
         """``(metric, value)`` pairs sorted by name, for the ``model_metrics`` table."""
@@ -699,7 +718,7 @@ def _train(
 
     hgb = _fit_hgb(x_tr, y_tr, cut_all[tr_rows], seed)
     lr = _fit_logreg(x_tr, y_tr, seed)
-    raw = {HGB: hgb.predict_proba(x_va)[:, 1], LOGREG: lr.predict_proba(x_va)[:, 1]}
+    raw = {HGB: positive_probability(hgb, x_va), LOGREG: positive_probability(lr, x_va)}
     cand_ap = {k: float(average_precision_score(y_va[in_cal], v[in_cal])) for k, v in raw.items()}
     chosen = HGB if cand_ap[HGB] > cand_ap[LOGREG] else LOGREG
     model = hgb if chosen == HGB else lr

@@ -151,8 +151,6 @@ def cmd_publish(args: argparse.Namespace) -> int:
         f"published run {publication.run_id} (as of {publication.as_of}) to {where}:"
         f" {len(publication.row_counts)} tables"
     )
-    if publication.kept_history_note():
-        _say(f"  {publication.kept_history_note()}")
     return 0
 
 
@@ -193,7 +191,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     publish.add_argument(
         "--rebuild",
         action="store_true",
-        help="build the serving file from scratch instead of extending the previous one's"
-        " predictions history (e.g. to compact it after many reruns)",
+        help="copy the published tables one by one into a file that holds only them, instead"
+        " of copying the warehouse file and dropping the rest (smaller, slower)",
     )
     publish.set_defaults(handler=cmd_publish)
