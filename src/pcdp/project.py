@@ -103,6 +103,13 @@ def run_dbt(
     dbt runs in a child process: the DuckDB file is released when it ends, and the memory of
     Python models goes with it.
     """
+    threads = os.environ.get("PCDP_THREADS", "").strip()
+    if threads and not (threads.isdigit() and int(threads) >= 1):
+        # the profile reads it; dbt itself would fail with a bare "max_workers must be > 0"
+        return DbtOutcome(
+            success=False,
+            failures=[f"PCDP_THREADS must be a whole number of at least 1, got {threads!r}"],
+        )
     project = project_dir()
     db = Path(db).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)

@@ -227,11 +227,9 @@ def _drop_unpublished(con: duckdb.DuckDBPyConnection, relations: list[tuple[str,
     """In a copy of the warehouse: drop every schema but main and every relation of main that
     is not published, then make a published view that no longer binds (it read a dropped
     relation) a table of the warehouse's view."""
-    catalog = con.execute("select current_database()").fetchone()[0]
     schemas = con.execute(
         "select schema_name from duckdb_schemas()"
-        " where database_name = ? and not internal and schema_name <> 'main'",
-        [catalog],
+        " where database_name = current_database() and not internal and schema_name <> 'main'"
     ).fetchall()
     for (schema,) in schemas:
         con.execute(f"drop schema {_quote(schema)} cascade")

@@ -209,6 +209,17 @@ def _append_events(raw: Path, rows: list[dict]) -> None:
     pq.write_table(extra, raw / "events" / "part-99999.parquet")
 
 
+@pytest.mark.parametrize("threads", ["0", "-1", "two", "1.5"])
+def test_a_bad_thread_count_fails_the_run_with_a_clear_message(tmp_path, monkeypatch, threads):
+    monkeypatch.setenv("PCDP_THREADS", threads)
+    outcome = run_dbt(["run"], tmp_path / "never.duckdb", {})
+    assert not outcome.success
+    assert outcome.failures == [
+        f"PCDP_THREADS must be a whole number of at least 1, got {threads!r}"
+    ]
+    assert not (tmp_path / "never.duckdb").exists()
+
+
 def test_training_snapshots_of_a_customer_sample(warehouse, raw_dir, tmp_path):
     """With var training_max_customers, the snapshots hold the customers with the lowest md5
     of their id, with the very rows they have in the full snapshots."""
