@@ -1,7 +1,10 @@
-{# The run's as-of date as a SQL date literal: var `as_of`, else the UTC date the run started. #}
+{#
+  The run's as-of date as a SQL date literal: var `as_of`, else environment variable PCDP_AS_OF
+  (how `pcdp run` passes it), else the UTC date the run started. See pcdp_run_value.
+#}
 {% macro pcdp_as_of_date() %}
-    {% set as_of = var('as_of') | string %}
-    {% if as_of in ('', 'None', 'none') %}
+    {% set as_of = pcdp_run_value('as_of', 'PCDP_AS_OF') %}
+    {% if as_of == '' %}
         {% set as_of = run_started_at.strftime('%Y-%m-%d') %}
     {% endif %}
     {% if execute and not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', as_of) %}
@@ -23,10 +26,27 @@
 {% endmacro %}
 
 
-{# This run's id: var run_id (set by `pcdp run`), else dbt's invocation id. #}
+{# This run's id: var run_id, else environment variable PCDP_RUN_ID (set by `pcdp run`), else
+   dbt's invocation id. #}
 {% macro pcdp_run_id() %}
-    {% set run_id = var('run_id') | string %}
-    {{ return(pcdp_quote_text(run_id if run_id not in ('', 'None', 'none') else invocation_id)) }}
+    {% set run_id = pcdp_run_value('run_id', 'PCDP_RUN_ID') %}
+    {{ return(pcdp_quote_text(run_id if run_id != '' else invocation_id)) }}
+{% endmacro %}
+
+
+{#
+  A per-run value: var `name`, else environment variable `env_name`, else ''. The environment
+  is read only while the run executes, never while dbt parses: dbt parses the whole project
+  again when --vars change (about 4 s of every run), and when an environment variable read
+  during parsing changes it parses again every model that read it; `pcdp run` passes as_of
+  and run_id this way so that a nightly run reuses the previous run's parse.
+#}
+{% macro pcdp_run_value(name, env_name) %}
+    {% set value = var(name) | string %}
+    {% if value in ('', 'None', 'none') and execute %}
+        {% set value = env_var(env_name, '') %}
+    {% endif %}
+    {{ return('' if value in ('', 'None', 'none') else value) }}
 {% endmacro %}
 
 

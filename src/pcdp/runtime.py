@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
 import time
 import traceback
@@ -130,11 +131,14 @@ def run_instance_types(
 
     wanted = set(instance_types)
     worker_count = _worker_count(workers)
+    # dbt var as_of left empty: PCDP_AS_OF (how `pcdp run` passes it), else the run's UTC
+    # date, as in macro pcdp_as_of_date
+    as_of = as_of or os.environ.get("PCDP_AS_OF", "").strip()
     if isinstance(as_of, dt.date):
         as_of_date = as_of
     elif as_of:
         as_of_date = dt.date.fromisoformat(str(as_of))
-    else:  # dbt var as_of left empty: the run's UTC date, as in macro pcdp_as_of_date
+    else:
         as_of_date = dt.datetime.now(dt.UTC).date()
     # Temporary views live in this model's own connection (Python models running in parallel
     # threads would otherwise conflict creating the same view in the warehouse); on another

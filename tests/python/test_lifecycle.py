@@ -594,3 +594,19 @@ def test_readers_never_fail_during_a_run_and_see_running(history):
     code, output = reader["second_run"]
     assert code == 3
     assert "another pcdp run is in progress" in output and "did not start" in output
+
+
+def test_runs_after_the_first_reuse_its_parse(history):
+    """`pcdp run` gives dbt the as-of date and run id in the environment, not in --vars
+    (which make dbt parse the whole project again), so only the first run parses: the
+    backfill's later dates and the rerun reuse its parse, and still run their own dates
+    (test_backfill_runs_three_dates_in_order)."""
+    logs = (history.db.parent / f".{history.db.name}.dbt" / "logs").glob("dbt.log*")
+    messages = [
+        json.loads(line)["info"]["msg"]
+        for path in logs
+        for line in path.read_text().splitlines()
+        if "partial parsing" in line.lower()
+    ]
+    assert sum(m.startswith("Unable to do partial parsing") for m in messages) == 1, messages
+    assert sum(m.startswith("Partial parsing enabled: ") for m in messages) == 3, messages

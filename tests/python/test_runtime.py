@@ -3,6 +3,7 @@ the pipeline tests, which also compare a run's records with one worker and with 
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import duckdb
@@ -10,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from pcdp import runtime
-from pcdp.runtime import InstanceResult, PoolThreads, run_instance_types
+from pcdp.runtime import PREDICTION_COLUMNS, InstanceResult, PoolThreads, run_instance_types
 
 
 def test_workers_run_instances_in_their_own_connections_in_instance_order(tmp_path, monkeypatch):
@@ -119,3 +120,23 @@ def test_pool_threads_share_the_workers_among_the_unfinished_instances():
         threads.finished()
     assert counts == [1, 1, 1, 1, 2, 4]  # 4 // 3 left = 1: a thread is not split
     assert threads() == 4  # nothing left: never below one thread nor above the workers
+
+
+def test_an_empty_as_of_is_taken_from_pcdp_as_of(tmp_path, monkeypatch):
+    # `pcdp run` passes the as-of date in the environment; the models' config is then empty
+    seen = []
+
+    def runner(spec, context):
+        seen.append(context.as_of)
+        empty = {name: pa.array([], pa.string()) for name in PREDICTION_COLUMNS}
+        return InstanceResult(pa.table(empty))
+
+    import pcdp.types  # noqa: F401 - registers the real runners first, so the stand-in stays
+
+    monkeypatch.setitem(runtime._RUNNERS, "rfm", runner)
+    instances = tmp_path / "instances.yml"
+    instances.write_text("instances:\n  - {id: r, type: rfm, status: ready}\n")
+    monkeypatch.setenv("PCDP_AS_OF", "2025-11-30")
+    run_instance_types(["rfm"], instances, "", duckdb.connect(), {})
+    run_instance_types(["rfm"], instances, "2025-10-31", duckdb.connect(), {})
+    assert seen == [dt.date(2025, 11, 30), dt.date(2025, 10, 31)]
