@@ -8,7 +8,9 @@
         {% set as_of = run_started_at.strftime('%Y-%m-%d') %}
     {% endif %}
     {% if execute and not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', as_of) %}
-        {% do exceptions.raise_compiler_error("var as_of must be YYYY-MM-DD, got '" ~ as_of ~ "'") %}
+        {% do exceptions.raise_compiler_error(
+            "as_of (var as_of or PCDP_AS_OF) must be YYYY-MM-DD, got '" ~ as_of ~ "'"
+        ) %}
     {% endif %}
     {{ return("date '" ~ as_of ~ "'") }}
 {% endmacro %}

@@ -15,7 +15,7 @@ from pcdp.project import project_dir
 RUN_VALUES = "select {{ pcdp_as_of_date() }} as as_of, {{ pcdp_run_id() }} as run_id"
 
 
-def _compiled(tmp_path, monkeypatch, dbt_vars: dict, env: dict) -> str:
+def _compile(tmp_path, monkeypatch, dbt_vars: dict, env: dict):
     monkeypatch.setenv("PCDP_DB", str(tmp_path / "compile.duckdb"))
     for name in ("PCDP_AS_OF", "PCDP_RUN_ID"):
         monkeypatch.delenv(name, raising=False)
@@ -39,6 +39,11 @@ def _compiled(tmp_path, monkeypatch, dbt_vars: dict, env: dict) -> str:
             json.dumps({"raw_path": "", **dbt_vars}),
         ]
     )
+    return result
+
+
+def _compiled(tmp_path, monkeypatch, dbt_vars: dict, env: dict) -> str:
+    result = _compile(tmp_path, monkeypatch, dbt_vars, env)
     assert result.success, result.exception
     return result.result.results[0].node.compiled_code
 
@@ -69,3 +74,14 @@ def test_without_either_the_run_date_and_the_invocation_id(tmp_path, monkeypatch
     today = dt.datetime.now(dt.UTC).date()
     assert dt.date.fromisoformat(as_of) in (today - dt.timedelta(days=1), today)
     assert uuid.UUID(run_id.removesuffix("' as run_id"))  # dbt's invocation id
+
+
+@pytest.mark.slow
+def test_an_as_of_from_the_environment_that_is_no_date_fails_naming_both_sources(
+    tmp_path, monkeypatch
+):
+    result = _compile(tmp_path, monkeypatch, {}, {"PCDP_AS_OF": "2025-13"})
+    assert not result.success
+    assert "as_of (var as_of or PCDP_AS_OF) must be YYYY-MM-DD, got '2025-13'" in str(
+        result.exception
+    )
