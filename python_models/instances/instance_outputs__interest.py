@@ -3,6 +3,9 @@ def model(dbt, session):
     from pcdp.runtime import run_instance_types
 
     dbt.config(materialized="table")
+    # Not an input: built after customer_features so that the two, each taking most of
+    # DuckDB's memory limit, do not run side by side (see customer_feature_snapshots).
+    dbt.ref("customer_features")
     return run_instance_types(
         ["interest_product", "interest_iab", "interest_custom"],
         dbt.config.get("instances_file"),
