@@ -34,7 +34,14 @@ from dagster import (
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from pcdp import runstate
-from pcdp.project import DbtOutcome, project_dir, run_dbt, run_once
+from pcdp.project import (
+    RUN_ENV_VARS,
+    DbtOutcome,
+    project_dir,
+    run_dbt,
+    run_once,
+    split_run_vars,
+)
 
 JOB_NAME = "pcdp_nightly"
 
@@ -71,9 +78,14 @@ def build_definitions(
         events: list = []
 
         def dagster_dbt(args, warehouse, dbt_vars, progress=None):
-            os.environ["PCDP_DB"] = str(warehouse)  # profiles.yml reads the DuckDB path here
+            # dbt reads the DuckDB path (profiles.yml) and the per-run values from the
+            # environment, so that each partition's run reuses the previous run's parse
+            project_vars, run_env = split_run_vars(dbt_vars)
+            for name in RUN_ENV_VARS.values():
+                os.environ.pop(name, None)
+            os.environ.update(run_env, PCDP_DB=str(warehouse))
             invocation = dbt.cli(
-                [*args, "--vars", json.dumps(dbt_vars)],
+                [*args, "--vars", json.dumps(project_vars)],
                 context=context,
                 target_path=dbt_target / "target",
                 raise_on_error=False,

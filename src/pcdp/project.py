@@ -98,6 +98,14 @@ def _report(event: dict, progress: Progress | None) -> None:
 RUN_ENV_VARS = {"as_of": "PCDP_AS_OF", "run_id": "PCDP_RUN_ID"}
 
 
+def split_run_vars(dbt_vars: dict[str, object]) -> tuple[dict[str, object], dict[str, str]]:
+    """`dbt_vars` as dbt should get them: the vars to pass as --vars, and the environment
+    variables (RUN_ENV_VARS) that carry the per-run ones instead."""
+    project_vars = {name: value for name, value in dbt_vars.items() if name not in RUN_ENV_VARS}
+    run_env = {env: str(dbt_vars[name]) for name, env in RUN_ENV_VARS.items() if name in dbt_vars}
+    return project_vars, run_env
+
+
 def run_dbt(
     args: list[str],
     db: Path,
@@ -118,6 +126,7 @@ def run_dbt(
             success=False,
             failures=[f"PCDP_THREADS must be a whole number of at least 1, got {threads!r}"],
         )
+    project_vars, run_env = split_run_vars(dbt_vars)
     project = project_dir()
     db = Path(db).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -134,17 +143,14 @@ def run_dbt(
         "--log-path",
         str(artefacts / "logs"),
         "--vars",
-        json.dumps({name: value for name, value in dbt_vars.items() if name not in RUN_ENV_VARS}),
+        json.dumps(project_vars),
         "--log-format",
         "json",
         "--no-use-colors",
     ]
     # a run value left in this process's environment would stand in for one not passed here
     env = {name: value for name, value in os.environ.items() if name not in RUN_ENV_VARS.values()}
-    for name, env_name in RUN_ENV_VARS.items():
-        if name in dbt_vars:
-            env[env_name] = str(dbt_vars[name])
-    env.update(PCDP_DB=str(db), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    env.update(run_env, PCDP_DB=str(db), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     started = time.perf_counter()
     with subprocess.Popen(  # noqa: S603 - an argv list of our own, no shell
         command,

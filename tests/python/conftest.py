@@ -34,9 +34,9 @@ def build(raw: Path, db: Path, instances: Path | None = None, as_of: dt.date = A
     return db
 
 
-def invoke_dbt(args: list[str], out: Path) -> dbtRunnerResult:
+def invoke_dbt(args: list[str], out: Path, dbt_vars: dict | None = None) -> dbtRunnerResult:
     """dbt `args` in this project (DuckDB at $PCDP_DB), artefacts and logs under `out`, with
-    no raw data and the tests' as-of date."""
+    no raw data and `dbt_vars` (default: the tests' as-of date)."""
     return dbtRunner().invoke(
         [
             *args,
@@ -49,7 +49,9 @@ def invoke_dbt(args: list[str], out: Path) -> dbtRunnerResult:
             "--log-path",
             str(out / "logs"),
             "--vars",
-            json.dumps({"raw_path": "", "as_of": AS_OF.isoformat()}),
+            json.dumps(
+                {"raw_path": "", **({"as_of": AS_OF.isoformat()} if dbt_vars is None else dbt_vars)}
+            ),
         ]
     )
 

@@ -4,13 +4,10 @@ variable `pcdp run` sets, else the run's own date and dbt's invocation id."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 
 import pytest
-from dbt.cli.main import dbtRunner
-
-from pcdp.project import project_dir
+from conftest import invoke_dbt
 
 RUN_VALUES = "select {{ pcdp_as_of_date() }} as as_of, {{ pcdp_run_id() }} as run_id"
 
@@ -21,25 +18,7 @@ def _compile(tmp_path, monkeypatch, dbt_vars: dict, env: dict):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    result = dbtRunner().invoke(
-        [
-            "compile",
-            "--quiet",
-            "--inline",
-            RUN_VALUES,
-            "--project-dir",
-            str(project_dir()),
-            "--profiles-dir",
-            str(project_dir()),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-            "--vars",
-            json.dumps({"raw_path": "", **dbt_vars}),
-        ]
-    )
-    return result
+    return invoke_dbt(["compile", "--quiet", "--inline", RUN_VALUES], tmp_path, dbt_vars)
 
 
 def _compiled(tmp_path, monkeypatch, dbt_vars: dict, env: dict) -> str:
