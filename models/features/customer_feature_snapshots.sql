@@ -67,10 +67,11 @@ features as (
     {{ pcdp_point_in_time_features('spine', 'training_customers') }}
 ),
 
--- Sorted, so that the table's row order (which consumers may stream in) is the same every run.
+-- Not sorted: the action instances sample and order their training rows themselves, and at
+-- 1 M customers a sort held the whole result beside the aggregation (under DuckDB's 2 GB
+-- limit it spilled 1.1-1.2 GB: 15.1 s instead of 8.5 s alone).
 final as (
     select * from features
-    order by cutoff_at, customer_id
 )
 
 select * from final

@@ -392,10 +392,20 @@ def test_every_example_instance_completes_with_profile_columns(con):
 
 def test_instances_trained_side_by_side_give_the_records_of_one_at_a_time(con):
     # The run built instance_outputs__action_prediction with the project's instance_workers
-    # (2); one worker must give the same records, bit for bit, but the status timings.
+    # (2); one worker must give the same records, bit for bit, but the status timings. That
+    # worker reads the training snapshots in another row order (the model does not sort them).
     project = yaml.safe_load((project_dir() / "dbt_project.yml").read_text())
     assert project["vars"]["instance_workers"] == 2
     inputs = {name: con.table(table) for name, table in WAREHOUSE_RELATIONS.items()}
+    con.execute(
+        "create temp table shuffled_snapshots as select * from customer_feature_snapshots"
+        " order by hash(customer_id, cutoff_at)"
+    )
+    first_rows = "select customer_id, cutoff_at from {} limit 50"
+    assert con.execute(first_rows.format("shuffled_snapshots")).fetchall() != (
+        con.execute(first_rows.format("customer_feature_snapshots")).fetchall()
+    )
+    inputs["customer_feature_snapshots"] = con.table("shuffled_snapshots")
     one_at_a_time = run_instance_types(
         ["action_prediction"], project_dir() / "instances.yml", AS_OF, con, inputs, workers=1
     )
