@@ -30,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from pcdp.byom import package_model
 from pcdp.instances import InstanceSpec
 from pcdp.runtime import RunContext
-from pcdp.types import byom
+from pcdp.types import byom, validation
 
 TARGET_SECONDS = 30.0
 FEATURES = [
@@ -118,7 +118,7 @@ def main() -> int:
             output={"name": "churn_probability", "type": "number"},
             format=args.format,
         )
-        params = byom.validate(
+        params = validation.validate_byom(
             "churn",
             {
                 "package": str(info.path),

@@ -101,7 +101,7 @@ def bench_instance(n: int, model: str, seed: int) -> int:
 
     from pcdp.instances import InstanceSpec
     from pcdp.runtime import RunContext
-    from pcdp.types import pcltv
+    from pcdp.types import pcltv, validation
 
     start, as_of = dt.date(2024, 1, 1), dt.date(2025, 12, 31)
     timings: dict[str, float] = {}
@@ -141,7 +141,9 @@ def bench_instance(n: int, model: str, seed: int) -> int:
     con.execute("create view customer_feature_snapshots as select * from customer_features")
     names = ("customer_orders", "customer_features", "customer_feature_snapshots")
     context = RunContext(con, as_of, {name: name for name in names})
-    spec = InstanceSpec("pcltv", "pcltv", "ready", pcltv.validate("pcltv", {"model": model}))
+    spec = InstanceSpec(
+        "pcltv", "pcltv", "ready", validation.validate_pcltv("pcltv", {"model": model})
+    )
     result = _timed(
         "pcltv instance run (3, 6, 12 months)", lambda: pcltv.run(spec, context), timings
     )

@@ -56,7 +56,7 @@ class InstanceSpec:
 
 
 # Type-specific validation: each takes (instance id, raw mapping) and returns the parameters
-# the type's runner uses, raising InstanceConfigError. Registered by the type modules.
+# the type's runner uses, raising InstanceConfigError. Registered by pcdp.types.validation.
 ParamsValidator = Callable[[str, dict[str, Any]], dict[str, Any]]
 _VALIDATORS: dict[str, ParamsValidator] = {}
 
@@ -139,8 +139,8 @@ def _parse_one(position: int, entry: object) -> InstanceSpec:
 
 
 def _load_type_validators() -> None:
-    """Importing the type modules registers their validators."""
-    from pcdp import types  # noqa: F401
+    """Importing pcdp.types.validation registers every type's validator."""
+    from pcdp.types import validation  # noqa: F401
 
 
 class InstanceNotFoundError(LookupError):

@@ -127,7 +127,8 @@ def run_instance_types(
     runners are seeded and one-threaded in scikit-learn (BLAS is held at one thread here).
     `workers` may come as text from a dbt config; anything but a whole number >= 1 is a
     ValueError that says so."""
-    from pcdp import types  # noqa: F401  (registers the runners)
+    # importing the type modules registers the runners
+    from pcdp.types import action_prediction, byom, interest, pcltv, rfm  # noqa: F401
 
     wanted = set(instance_types)
     worker_count = _worker_count(workers)

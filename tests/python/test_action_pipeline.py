@@ -32,6 +32,7 @@ from pcdp.instances import InstanceConfigError, InstanceSpec, parse_instances
 from pcdp.project import instance_model_inputs, project_dir
 from pcdp.runtime import RunContext, run_instance_types
 from pcdp.types import action_prediction as ap
+from pcdp.types import validation
 
 ACTION_IDS = ("action_prediction", "cart_abandonment", "churn_30d", "engagement")
 AS_OF_CUTOFF = dt.datetime.combine(AS_OF + dt.timedelta(days=1), dt.time())
@@ -300,7 +301,7 @@ def test_validator_is_registered_and_names_the_key():
     assert by_id["bad"].error == "instance 'bad': outcome must be did or did_not, got 'maybe'"
     assert "unknown key(s) past_window" in by_id["typo"].error
     with pytest.raises(InstanceConfigError, match="instance 'z': positive is required"):
-        ap.validate("z", {})
+        validation.validate_action_prediction("z", {})
 
 
 @pytest.mark.slow
@@ -329,7 +330,9 @@ def test_validator_is_registered_and_names_the_key():
     ],
 )
 def test_configurations_that_cannot_work_are_refused(con, params, fragments):
-    spec = InstanceSpec("x", "action_prediction", "ready", ap.validate("x", params))
+    spec = InstanceSpec(
+        "x", "action_prediction", "ready", validation.validate_action_prediction("x", params)
+    )
     context = RunContext(con, AS_OF, dict(WAREHOUSE_RELATIONS))
     with pytest.raises(ap.ActionPredictionError) as err:
         ap.run(spec, context)

@@ -17,7 +17,8 @@ import pytest
 
 from pcdp.instances import parse_instances
 from pcdp.project import instance_model_inputs
-from pcdp.runtime import _RUNNERS, RunContext
+from pcdp.runtime import RunContext
+from pcdp.types import interest
 from pcdp.types.interest import MICROS, affinity_sql
 
 AS_OF = dt.date(2025, 12, 31)
@@ -252,7 +253,7 @@ def test_contains_rule_needs_whole_leading_words(con):
 
 
 def run_runner(con, instance, as_of=AS_OF, inputs=INPUTS):
-    return _RUNNERS[instance.type](instance, RunContext(con, as_of, dict(inputs)))
+    return interest.run(instance, RunContext(con, as_of, dict(inputs)))
 
 
 def test_rerun_gives_identical_predictions(con):

@@ -17,7 +17,7 @@ from pcdp.clv import BetaGeoModel, simulate_transactions
 from pcdp.clv.evaluation import normalized_gini
 from pcdp.instances import InstanceConfigError, InstanceSpec, parse_instances
 from pcdp.runtime import InstanceResult, RunContext
-from pcdp.types import pcltv
+from pcdp.types import pcltv, validation
 
 CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
 
@@ -28,8 +28,10 @@ CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.t
 
 
 def test_validator_defaults_and_sorting():
-    assert pcltv.validate("ltv", {}) == {"horizons_months": [3, 6, 12], "model": "auto"}
-    out = pcltv.validate("ltv", {"horizons_months": [12, 1], "model": "btyd", "description": "x"})
+    assert validation.validate_pcltv("ltv", {}) == {"horizons_months": [3, 6, 12], "model": "auto"}
+    out = validation.validate_pcltv(
+        "ltv", {"horizons_months": [12, 1], "model": "btyd", "description": "x"}
+    )
     assert out == {"horizons_months": [1, 12], "model": "btyd", "description": "x"}
 
 
@@ -50,7 +52,7 @@ def test_validator_defaults_and_sorting():
 )
 def test_validator_refuses(params, match):
     with pytest.raises(InstanceConfigError, match=match):
-        pcltv.validate("ltv", params)
+        validation.validate_pcltv("ltv", params)
 
 
 def test_bad_instance_is_refused_alone():
@@ -137,7 +139,7 @@ def _small_warehouse(extra_orders: list[tuple] = ()) -> duckdb.DuckDBPyConnectio
 
 
 def _run(con, model: str = "auto", horizons=(3, 6, 12)) -> InstanceResult:
-    params = pcltv.validate("ltv", {"horizons_months": list(horizons), "model": model})
+    params = validation.validate_pcltv("ltv", {"horizons_months": list(horizons), "model": model})
     spec = InstanceSpec("ltv", "pcltv", "ready", params)
     names = ("customer_orders", "customer_features", "customer_feature_snapshots")
     context = RunContext(con, SIM_AS_OF, {name: name for name in names})

@@ -11,7 +11,8 @@ import pytest
 
 from pcdp.instances import parse_instances
 from pcdp.project import run_dbt
-from pcdp.runtime import _RUNNERS, RunContext
+from pcdp.runtime import RunContext
+from pcdp.types import rfm
 from pcdp.types.rfm import SEGMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ def run_rfm(con, instance):
     context = RunContext(
         con, AS_OF, {"customer_features": "features", "rfm_segment_map": "rfm_segment_map"}
     )
-    return _RUNNERS["rfm"](instance, context)
+    return rfm.run(instance, context)
 
 
 def by_customer(result) -> dict[str, dict[str, str]]:

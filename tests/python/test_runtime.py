@@ -4,6 +4,8 @@ the pipeline tests, which also compare a run's records with one worker and with 
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import threading
 
 import duckdb
@@ -36,7 +38,7 @@ def test_workers_run_instances_in_their_own_connections_in_instance_order(tmp_pa
         )
         return InstanceResult(predictions, metrics={"rows": rows})
 
-    import pcdp.types  # noqa: F401 - registers the real runners first, so the stand-in stays
+    import pcdp.types.rfm  # noqa: F401 - registers the real runner first, so the stand-in stays
 
     monkeypatch.setitem(runtime._RUNNERS, "rfm", runner)
     instances = tmp_path / "instances.yml"
@@ -96,7 +98,7 @@ def test_the_last_instance_of_a_pool_takes_the_idle_workers_threads(tmp_path, mo
         )
         return InstanceResult(predictions)
 
-    import pcdp.types  # noqa: F401 - registers the real runners first, so the stand-in stays
+    import pcdp.types.rfm  # noqa: F401 - registers the real runner first, so the stand-in stays
 
     monkeypatch.setitem(runtime._RUNNERS, "rfm", runner)
     instances = tmp_path / "instances.yml"
@@ -131,7 +133,7 @@ def test_an_empty_as_of_is_taken_from_pcdp_as_of(tmp_path, monkeypatch):
         empty = {name: pa.array([], pa.string()) for name in PREDICTION_COLUMNS}
         return InstanceResult(pa.table(empty))
 
-    import pcdp.types  # noqa: F401 - registers the real runners first, so the stand-in stays
+    import pcdp.types.rfm  # noqa: F401 - registers the real runner first, so the stand-in stays
 
     monkeypatch.setitem(runtime._RUNNERS, "rfm", runner)
     instances = tmp_path / "instances.yml"
@@ -140,3 +142,19 @@ def test_an_empty_as_of_is_taken_from_pcdp_as_of(tmp_path, monkeypatch):
     run_instance_types(["rfm"], instances, "", duckdb.connect(), {})
     run_instance_types(["rfm"], instances, "2025-10-31", duckdb.connect(), {})
     assert seen == [dt.date(2025, 11, 30), dt.date(2025, 10, 31)]
+
+
+def test_checking_an_instances_file_loads_no_modelling_library():
+    # `pcdp run` checks the instances file before dbt starts; the runners' scikit-learn and
+    # SciPy took 1 s and ~150 MB of that process. A new interpreter, so that no other test's
+    # imports count.
+    check = (
+        "import sys; from pcdp.instances import load_instances; from pcdp.project import"
+        " project_dir; specs = load_instances(project_dir() / 'instances.yml');"
+        " assert specs and all(s.error is None for s in specs), specs;"
+        " print(sorted(m for m in ('sklearn', 'scipy', 'pcdp.action.model') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"

@@ -38,11 +38,11 @@ from pcdp.interest.text import (
     tokens_many,
     url_words,
 )
+from pcdp.types.validation import DEFAULT_MIN_CONFIDENCE
 
 SEP = " > "
 LEXICON_SCALE = 1.5
 LEXICON_SHARE = 0.6
-DEFAULT_MIN_CONFIDENCE = 0.3
 TAXONOMY_NAME_WEIGHT = 0.5
 OWN_NAME_WEIGHT = 1.0
 CHUNK_ROWS = 20_000

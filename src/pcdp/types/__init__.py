@@ -1,5 +1,3 @@
-"""Instance types: importing this package registers each type's validator and runner."""
-
-from pcdp.types import action_prediction, byom, interest, pcltv, rfm
-
-__all__ = ["action_prediction", "byom", "interest", "pcltv", "rfm"]
+"""Instance types. Each has a validator (pcdp.types.validation, registered when pcdp.instances
+reads an instances file: light, no modelling library) and a runner (the module named after the
+type, registered when pcdp.runtime runs instances: scikit-learn, SciPy and pandas load then)."""

@@ -43,20 +43,18 @@ observed_rate over 10 equal-mass score bins), measured on the held-out evaluatio
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pyarrow as pa
 
 from pcdp.action import (
     ActionConfig,
-    ConfigError,
     Threads,
     parse_action_config,
     score_batches,
     train_action_model,
 )
 from pcdp.action.sql import cutoff_rows_sql, outcome_feature_columns, quote_text, timestamp_sql
-from pcdp.instances import InstanceConfigError, InstanceSpec, register_validator
+from pcdp.instances import InstanceSpec
 from pcdp.runtime import InstanceResult, RunContext, register_runner
 
 __all__ = [
@@ -68,7 +66,6 @@ __all__ = [
     "score_customers",
     "training_frame",
     "usable_cutoffs",
-    "validate",
 ]
 
 #: Rows per Arrow record batch streamed from DuckDB for scoring.
@@ -85,15 +82,6 @@ _ID_COLUMNS = ("customer_id", "cutoff_at")
 
 class ActionPredictionError(ValueError):
     """The instance cannot run on this data; the message names the instance and the key."""
-
-
-def validate(instance_id: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Validator for :func:`pcdp.instances.register_validator` (see pcdp.action.config)."""
-    try:
-        parse_action_config({**params, "id": instance_id, "type": "action_prediction"})
-    except ConfigError as error:
-        raise InstanceConfigError(str(error)) from None
-    return dict(params)
 
 
 def _config(spec: InstanceSpec) -> ActionConfig:
@@ -460,5 +448,4 @@ def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
     )
 
 
-register_validator("action_prediction", validate)
 register_runner("action_prediction", run)

@@ -7,18 +7,9 @@ registers the validator and the runner. Inputs: `customer_features`, and for `le
 
 from __future__ import annotations
 
-from typing import Any
-
-from pcdp.byom.instance import ByomConfigError, score_instance, validate_params
-from pcdp.instances import InstanceConfigError, InstanceSpec, register_validator
+from pcdp.byom.instance import score_instance
+from pcdp.instances import InstanceSpec
 from pcdp.runtime import InstanceResult, RunContext, register_runner
-
-
-def validate(instance_id: str, params: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return validate_params(instance_id, params)
-    except ByomConfigError as error:
-        raise InstanceConfigError(f"instance '{instance_id}': {error}") from error
 
 
 def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
@@ -30,5 +21,4 @@ def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
     return InstanceResult(predictions=predictions, metrics=metrics)
 
 
-register_validator("byom", validate)
 register_runner("byom", run)

@@ -35,18 +35,12 @@ product label matched the planted favourite for about 80 % of active customers i
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pcdp.instances import InstanceConfigError, InstanceSpec, register_validator
+from pcdp.instances import InstanceSpec
 from pcdp.interest import (
-    DEFAULT_MIN_CONFIDENCE,
     InterestClassifier,
     classify_custom_pages,
     classify_pages,
@@ -54,127 +48,11 @@ from pcdp.interest import (
     load_custom_taxonomy,
 )
 from pcdp.runtime import InstanceResult, RunContext, register_runner
+from pcdp.types.validation import CUSTOM_TAXONOMY_SEED, INTEREST_TYPES, TAXONOMY_COLUMNS
 
-INTEREST_TYPES = ("interest_product", "interest_iab", "interest_custom")
-DEFAULT_TOP_K = 3
-DEFAULT_HALF_LIFE_DAYS = 90.0
 UNITS = 1_000_000_000  # contributions are summed as integers in units of 1e-9
 MICROS = 1_000_000  # affinities are reported in millionths (6 decimals)
-MAX_WEIGHT = 1_000_000
-CUSTOM_TAXONOMY_SEED = "custom_taxonomy"
-DEFAULT_EVENT_WEIGHTS: dict[str, dict[str, float]] = {
-    "interest_product": {"product_view": 1.0, "add_to_cart": 2.0, "order_completed": 3.0},
-    "interest_iab": {"page_view": 1.0},
-    "interest_custom": {
-        "page_view": 1.0,
-        "product_view": 1.0,
-        "add_to_cart": 2.0,
-        "order_completed": 3.0,
-    },
-}
-_COMMON_KEYS = {"top_k", "half_life_days", "event_weights", "description"}
-_KEYS = {
-    "interest_product": _COMMON_KEYS,
-    "interest_iab": _COMMON_KEYS | {"min_confidence"},
-    "interest_custom": _COMMON_KEYS | {"min_confidence", "taxonomy"},
-}
-_TAXONOMY_COLUMNS = {"keywords", "product_categories", "example_titles"}
-
 _LABEL_SEP = " > "
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _validator(instance_type: str):
-    def validate(instance_id: str, params: dict[str, Any]) -> dict[str, Any]:
-        def refuse(key: str, message: str) -> InstanceConfigError:
-            return InstanceConfigError(f"instance '{instance_id}': {key} {message}")
-
-        unknown = sorted(set(params) - _KEYS[instance_type])
-        if unknown:
-            raise InstanceConfigError(
-                f"instance '{instance_id}': unknown key(s) for {instance_type}: "
-                f"{', '.join(unknown)} (allowed: {', '.join(sorted(_KEYS[instance_type]))})"
-            )
-        out: dict[str, Any] = {}
-        if "description" in params:
-            out["description"] = params["description"]
-
-        top_k = params.get("top_k", DEFAULT_TOP_K)
-        if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
-            raise refuse("top_k", f"must be a whole number from 1 to 100, got {top_k!r}")
-        out["top_k"] = top_k
-
-        half_life = params.get("half_life_days", DEFAULT_HALF_LIFE_DAYS)
-        if not _is_number(half_life) or half_life <= 0:
-            raise refuse("half_life_days", f"must be a positive number, got {half_life!r}")
-        out["half_life_days"] = float(half_life)
-
-        weights = params.get("event_weights", DEFAULT_EVENT_WEIGHTS[instance_type])
-        if not isinstance(weights, Mapping) or not weights:
-            raise refuse(
-                "event_weights",
-                f"must map event names to weights (e.g. {{product_view: 1}}), got {weights!r}",
-            )
-        for name, weight in weights.items():
-            if not isinstance(name, str) or not name.strip():
-                raise refuse("event_weights", f"has an event name that is not text: {name!r}")
-            if not _is_number(weight) or not 0 <= weight <= MAX_WEIGHT:
-                raise refuse(
-                    "event_weights",
-                    f"weight of {name} must be a number from 0 to {MAX_WEIGHT:,}, got {weight!r}",
-                )
-        if not any(weight > 0 for weight in weights.values()):
-            raise refuse("event_weights", "needs at least one positive weight")
-        out["event_weights"] = {str(k).strip(): float(v) for k, v in sorted(weights.items())}
-
-        if "min_confidence" in _KEYS[instance_type]:
-            confidence = params.get("min_confidence", DEFAULT_MIN_CONFIDENCE)
-            if not _is_number(confidence) or not 0 < confidence < 1:
-                raise refuse(
-                    "min_confidence", f"must be a number between 0 and 1, got {confidence!r}"
-                )
-            out["min_confidence"] = float(confidence)
-
-        if instance_type == "interest_custom":
-            out["taxonomy"] = _validate_taxonomy(instance_id, params.get("taxonomy"))
-        return out
-
-    return validate
-
-
-def _validate_taxonomy(instance_id: str, taxonomy: object) -> str:
-    """The seed name, or the absolute path of a readable CSV with a label column."""
-    prefix = f"instance '{instance_id}': taxonomy"
-    if taxonomy is None:
-        raise InstanceConfigError(
-            f"{prefix} is required: the seed name {CUSTOM_TAXONOMY_SEED} or the path of a CSV"
-        )
-    if not isinstance(taxonomy, str) or not taxonomy.strip():
-        raise InstanceConfigError(f"{prefix} must be text, got {taxonomy!r}")
-    if taxonomy.strip() == CUSTOM_TAXONOMY_SEED:
-        return CUSTOM_TAXONOMY_SEED
-    path = Path(taxonomy.strip()).expanduser().resolve()
-    if not path.is_file():
-        raise InstanceConfigError(
-            f"{prefix} {taxonomy!r} is neither the seed {CUSTOM_TAXONOMY_SEED} nor an "
-            f"existing CSV file"
-        )
-    try:
-        columns = set(pd.read_csv(path, nrows=0).columns)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise InstanceConfigError(f"{prefix} {path} cannot be read as CSV: {error}") from error
-    if "label" not in columns or not columns & _TAXONOMY_COLUMNS:
-        raise InstanceConfigError(
-            f"{prefix} {path} needs a label column and at least one of "
-            f"{', '.join(sorted(_TAXONOMY_COLUMNS))}"
-        )
-    return str(path)
 
 
 # --------------------------------------------------------------------------- labelling
@@ -327,7 +205,7 @@ def _custom_taxonomy(spec: InstanceSpec, context: RunContext) -> pd.DataFrame:
         frame = load_custom_taxonomy(taxonomy)
     if "label" not in frame.columns:
         raise ValueError(f"custom taxonomy {taxonomy} has no label column")
-    for column in _TAXONOMY_COLUMNS:
+    for column in TAXONOMY_COLUMNS:
         if column not in frame.columns:
             frame[column] = None
     return frame
@@ -538,5 +416,4 @@ def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
 
 
 for _type in INTEREST_TYPES:
-    register_validator(_type, _validator(_type))
     register_runner(_type, run)

@@ -117,12 +117,10 @@ from pcdp.clv import (
     rfm_summary_sql,
 )
 from pcdp.clv.evaluation import backtest_metrics, decile_calibration
-from pcdp.instances import InstanceConfigError, InstanceSpec, register_validator
+from pcdp.instances import InstanceSpec
 from pcdp.runtime import InstanceResult, RunContext, register_runner
+from pcdp.types.validation import PCLTV_DEFAULT_HORIZONS
 
-DEFAULT_HORIZONS = (3, 6, 12)
-MODELS = ("auto", "btyd", "ml")
-MAX_HORIZON_MONTHS = 120
 PERIOD_DAYS = 7
 BTYD_CANDIDATES = ("bgnbd", "mbgnbd", "bgnbd_first_seen")
 CANDIDATES = (*BTYD_CANDIDATES, "ml")
@@ -134,45 +132,11 @@ ML_CUTOFF_STEP_DAYS = 30
 ML_MIN_HISTORY_DAYS = 90
 ML_MAX_ROWS = 100_000
 ML_MIN_POSITIVE_LABELS = 30
-_KEYS = {"horizons_months", "model", "description"}
 
 
 # --------------------------------------------------------------------------------------------
 # configuration
 # --------------------------------------------------------------------------------------------
-
-
-def validate(instance_id: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Check a pcltv instance's keys; returns ``horizons_months`` (sorted) and ``model``."""
-
-    def fail(message: str) -> InstanceConfigError:
-        return InstanceConfigError(f"instance '{instance_id}': {message}")
-
-    unknown = sorted(set(params) - _KEYS)
-    if unknown:
-        raise fail(
-            f"unknown key(s) for pcltv: {', '.join(unknown)} (allowed: {', '.join(sorted(_KEYS))})"
-        )
-    horizons = params.get("horizons_months", list(DEFAULT_HORIZONS))
-    if not isinstance(horizons, list) or not horizons:
-        raise fail(f"horizons_months must be a non-empty list of months, got {horizons!r}")
-    for value in horizons:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise fail(f"horizons_months must hold whole numbers of months, got {value!r}")
-        if not 1 <= value <= MAX_HORIZON_MONTHS:
-            raise fail(f"horizons_months values must be 1..{MAX_HORIZON_MONTHS}, got {value}")
-    if len(set(horizons)) != len(horizons):
-        raise fail(f"horizons_months has a month count twice: {horizons}")
-    model = params.get("model", "auto")
-    if model not in MODELS:
-        raise fail(f"model must be one of {', '.join(MODELS)}, got {model!r}")
-    description = params.get("description")
-    if description is not None and not isinstance(description, str):
-        raise fail("description must be text")
-    out: dict[str, Any] = {"horizons_months": sorted(horizons), "model": model}
-    if description is not None:
-        out["description"] = description
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -760,7 +724,7 @@ def choose(candidates: Sequence[str], backtests: Sequence[Backtest]) -> tuple[st
 
 
 def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
-    horizons: list[int] = list(spec.params.get("horizons_months", DEFAULT_HORIZONS))
+    horizons: list[int] = list(spec.params.get("horizons_months", PCLTV_DEFAULT_HORIZONS))
     mode = spec.params.get("model", "auto")
     candidates = {"auto": CANDIDATES, "btyd": BTYD_CANDIDATES, "ml": ("ml",)}[mode]
     cutoff = context.as_of + dt.timedelta(days=1)
@@ -910,5 +874,4 @@ def _predictions(
         context.con.unregister("pcdp_pcltv_values")
 
 
-register_validator("pcltv", validate)
 register_runner("pcltv", run)

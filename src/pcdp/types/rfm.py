@@ -9,11 +9,10 @@ instance names with `segment_map`). Customers without a completed order get no R
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
-from pcdp.instances import InstanceConfigError, InstanceSpec, register_validator
+from pcdp.instances import InstanceSpec
 from pcdp.runtime import InstanceResult, RunContext, register_runner
 
 SEGMENTS = (
@@ -29,29 +28,6 @@ SEGMENTS = (
     "Hibernating",
     "Lost",
 )
-
-
-def validate(instance_id: str, params: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(params) - {"segment_map", "description"}
-    if unknown:
-        raise InstanceConfigError(
-            f"instance '{instance_id}': unknown key(s) for rfm: {', '.join(sorted(unknown))}"
-            " (allowed: description, segment_map)"
-        )
-    out = dict(params)
-    segment_map = params.get("segment_map")
-    if segment_map is not None:
-        if not isinstance(segment_map, str) or not segment_map.strip():
-            raise InstanceConfigError(
-                f"instance '{instance_id}': segment_map must be the path of a CSV file"
-            )
-        path = Path(segment_map.strip()).expanduser().resolve()
-        if not path.is_file():
-            raise InstanceConfigError(
-                f"instance '{instance_id}': segment_map {segment_map!r} does not exist"
-            )
-        out["segment_map"] = str(path)
-    return out
 
 
 def _segment_map_sql(spec: InstanceSpec, context: RunContext) -> str:
@@ -145,5 +121,4 @@ def run(spec: InstanceSpec, context: RunContext) -> InstanceResult:
     return InstanceResult(predictions=predictions, metrics=metrics)
 
 
-register_validator("rfm", validate)
 register_runner("rfm", run)
