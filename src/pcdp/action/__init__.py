@@ -2,8 +2,8 @@
 
 :mod:`pcdp.action.config` validates an ``action_prediction`` instance; :mod:`pcdp.action.model`
 trains, calibrates, thresholds and scores it. See their docstrings for the rules. The model's
-names load on first use (PEP 562), so that validating an instances file, which imports the
-configuration, does not import scikit-learn.
+names (``pcdp.action.model.__all__``) are loaded on first use (PEP 562), so that validating an
+instances file, which imports the configuration, does not import scikit-learn.
 """
 
 from importlib import import_module
@@ -17,23 +17,6 @@ from pcdp.action.config import (
     parse_action_config,
 )
 
-_MODEL_NAMES = frozenset(
-    {
-        "ActionModelResult",
-        "Calibrator",
-        "Threads",
-        "TrainingError",
-        "calibration_curve",
-        "expected_calibration_error",
-        "min_useful_segment",
-        "precision_curve",
-        "score_batches",
-        "score_table",
-        "select_threshold",
-        "train_action_model",
-    }
-)
-
 __all__ = [
     "PRECISION_ODDS_MULTIPLIERS",
     "ActionConfig",
@@ -41,11 +24,12 @@ __all__ = [
     "EligibleRule",
     "EventFilter",
     "parse_action_config",
-    *sorted(_MODEL_NAMES),
 ]
 
 
 def __getattr__(name: str) -> object:
-    if name in _MODEL_NAMES:
-        return getattr(import_module("pcdp.action.model"), name)
+    if not name.startswith("__"):
+        model = import_module("pcdp.action.model")
+        if name in model.__all__:
+            return getattr(model, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
