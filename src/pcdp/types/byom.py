@@ -1,8 +1,9 @@
 """byom instances: a packaged scikit-learn model scored into one typed predictive attribute.
 
 The instance keys, the package format and the safety rules are in pcdp.byom; this module
-registers the validator and the runner. Inputs: `customer_features`, and for `level: account`
-`accounts` (stg_raw__accounts) and `customer_identifiers`.
+registers the runner (the validator is in pcdp.types.validation). Inputs:
+`customer_features`, and for `level: account` `accounts` (stg_raw__accounts) and
+`customer_identifiers`.
 """
 
 from __future__ import annotations
