@@ -146,7 +146,7 @@ def test_an_empty_as_of_is_taken_from_pcdp_as_of(tmp_path, monkeypatch):
 
 def test_checking_an_instances_file_loads_no_modelling_library():
     # `pcdp run` checks the instances file before dbt starts; the runners' scikit-learn and
-    # SciPy took 1 s and ~150 MB of that process. A new interpreter, so that no other test's
+    # SciPy took about 1 s and 96 MB of that process. A new interpreter, so that no other test's
     # imports count.
     check = (
         "import sys; from pcdp.instances import load_instances; from pcdp.project import"

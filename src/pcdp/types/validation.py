@@ -4,7 +4,7 @@ Each validator takes an instance's id and its keys (a raw mapping from the insta
 returns the parameters the type's runner (pcdp.types.<type>) uses, or raises
 InstanceConfigError. They live apart from the runners and import none of the modelling
 libraries: `pcdp run` checks the instances file before dbt starts, and loading scikit-learn and
-SciPy there took 1 s of every run and about 150 MB of memory.
+SciPy there took about 1 s of every run and 96 MB of memory.
 """
 
 from __future__ import annotations
