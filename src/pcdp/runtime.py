@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from pcdp.frames import local_connection, register_inputs, to_arrow
 from pcdp.instances import InstanceSpec, load_instances
+from pcdp.project import RUN_ENV_VARS
 
 VALUE_TYPES = ("number", "integer", "boolean", "string", "array", "record")
 
@@ -134,7 +135,7 @@ def run_instance_types(
     worker_count = _worker_count(workers)
     # dbt var as_of left empty: PCDP_AS_OF (how `pcdp run` passes it), else the run's UTC
     # date, as in macro pcdp_as_of_date
-    as_of = as_of or os.environ.get("PCDP_AS_OF", "").strip()
+    as_of = as_of or os.environ.get(RUN_ENV_VARS["as_of"], "").strip()
     if isinstance(as_of, dt.date):
         as_of_date = as_of
     elif as_of:
