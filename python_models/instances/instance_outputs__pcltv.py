@@ -10,7 +10,6 @@ def model(dbt, session):
         session,
         {
             "customer_features": dbt.ref("customer_features"),
-            "customer_feature_snapshots": dbt.ref("customer_feature_snapshots"),
             "customer_orders": dbt.ref("int_customer_orders"),
         },
     )

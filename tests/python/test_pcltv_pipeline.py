@@ -134,14 +134,13 @@ def _small_warehouse(extra_orders: list[tuple] = ()) -> duckdb.DuckDBPyConnectio
         """,
         [cutoff],
     )
-    con.execute("create table customer_feature_snapshots as select * from customer_features")
     return con
 
 
 def _run(con, model: str = "auto", horizons=(3, 6, 12)) -> InstanceResult:
     params = validation.validate_pcltv("ltv", {"horizons_months": list(horizons), "model": model})
     spec = InstanceSpec("ltv", "pcltv", "ready", params)
-    names = ("customer_orders", "customer_features", "customer_feature_snapshots")
+    names = ("customer_orders", "customer_features")
     context = RunContext(con, SIM_AS_OF, {name: name for name in names})
     return pcltv.run(spec, context)
 
@@ -244,7 +243,6 @@ def test_no_completed_order_fails_the_instance_plainly():
         " 10.0 as amount_reporting"
     )
     con.execute("create table customer_features as select 'a' as customer_id, 200 as tenure_days")
-    con.execute("create table customer_feature_snapshots as select * from customer_features")
     with pytest.raises(ValueError, match="needs customers with a completed order"):
         _run(con)
     con.close()
