@@ -45,7 +45,8 @@ The procedure (all of it deterministic for a given frame and ``seed``):
    size-weighted mean of ``|mean score - positive rate|`` over the groups. ``lift_top_decile`` is
    the positive rate of the 10 % highest scores divided by the base rate. Feature importance is
    the permutation importance (drop in average precision, 3 repeats, seeded) of the raw model on
-   at most 5 000 evaluation rows.
+   at most 5 000 evaluation rows (:mod:`pcdp.action.importance`: scikit-learn's, computed with
+   fewer tree predictions).
 
 The fitted model is the one trained on the training cutoffs; it is applied unchanged to the
 features at the latest as-of by :func:`score_batches`.
@@ -66,7 +67,6 @@ import pyarrow.compute as pc
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.inspection import permutation_importance
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
@@ -80,6 +80,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from pcdp.action.config import ActionConfig
+from pcdp.action.importance import permutation_importance_mean
 from pcdp.frames import detached
 
 __all__ = [
@@ -744,16 +745,7 @@ def _train(
     x_imp, y_imp = x_ev[imp_rows], y_ev[imp_rows]
     if 0 < y_imp.sum() < len(y_imp):
         with _threads(predict_threads):
-            perm = permutation_importance(
-                model,
-                x_imp,
-                y_imp,
-                scoring="average_precision",
-                n_repeats=3,
-                random_state=seed,
-                n_jobs=1,
-            )
-        imp = perm.importances_mean
+            imp = permutation_importance_mean(model, x_imp, y_imp, n_repeats=3, seed=seed)
     else:
         imp = np.zeros(len(feats))
     ranking = sorted(zip(feats, imp.tolist(), strict=True), key=lambda kv: (-kv[1], kv[0]))
