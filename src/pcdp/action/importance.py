@@ -9,9 +9,10 @@ feature ``j`` changes the output only of the trees that split on ``j`` (about 30
 per feature in the example instances), so only those trees predict the shuffled rows again and
 the others keep their predictions of the unshuffled ones. The trees' outputs are then added up
 in scikit-learn's order (baseline, then tree by tree), which gives the same floating-point
-sums as its ``decision_function``. The generated 1 M customers' four action instances: 15.1 s
-of permutation importance before, about a third of it now. Any other model (the logistic
-regression pipeline) goes to scikit-learn's function.
+sums as its ``decision_function``. The four example action instances' models at 1 M
+customers (5,000 rows, 56 features, 3 repeats, one thread): 14.5 s with scikit-learn's
+function, 5.5 s here, the same numbers. Any other model (the logistic regression pipeline)
+goes to scikit-learn's function.
 
 It reads fitted attributes that scikit-learn does not document (``_predictors``,
 ``_baseline_prediction``, ``_bin_mapper``): ``tests/python/test_action_importance.py`` checks
